@@ -1,0 +1,64 @@
+# The privacy core's build, test and local-run commands.
+#   make run    start everything locally (emulator, tables, queues, HTTP API)
+#   make test   every check CI runs
+# SAM calls the build-<LogicalId> targets (Metadata: BuildMethod: makefile).
+
+GO        ?= go
+PYTHON    ?= python3
+BIN       := bin
+PID       ?= 14838500073
+SCOPE     ?=
+GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
+
+.PHONY: run token test unit lint fmt-check vet staticcheck template-check bench size build clean
+
+## run: start moto_server, create the template's tables and queues, serve the HTTP API on 127.0.0.1:3000
+run: $(BIN)/local
+	$(BIN)/local run
+
+## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"])
+token: $(BIN)/local
+	@$(BIN)/local token -pid "$(PID)" -scope "$(SCOPE)"
+
+$(BIN)/local: FORCE
+	@$(GO) build -o $@ ./infra/cmd/local
+
+FORCE:
+
+## test: formatting, vet, staticcheck, template checks, unit + integration tests (moto started by the tests)
+test: fmt-check vet staticcheck template-check
+	$(GO) test -count=1 ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+## template-check: cfn-lint on template.yaml, SAM translation, cfn-lint on the result
+template-check:
+	$(PYTHON) infra/scripts/check_template.py template.yaml
+
+## bench: Go benchmarks against the emulator, and the Lambda binary size
+bench: size
+	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=1 ./shared/...
+
+## size: build the functions for Lambda (linux/arm64) and print their sizes
+size:
+	@mkdir -p $(BIN)/lambda
+	@for f in functions/*/; do n=$$(basename $$f); \
+		$(GOBUILD_LAMBDA) -o $(BIN)/lambda/$$n/bootstrap ./$$f || exit 1; \
+		printf '%-24s %9d bytes\n' "$$n" $$(stat -c %s $(BIN)/lambda/$$n/bootstrap); done
+
+build: size
+
+clean:
+	rm -rf $(BIN)
+
+# --- sam build (BuildMethod: makefile) ---------------------------------------
+build-ConsentFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/consent

@@ -1,0 +1,264 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"privacycore/shared/consent"
+	"privacycore/shared/domain"
+	"privacycore/shared/personkey"
+)
+
+// timeLayout sorts lexically in time order (fixed width, UTC).
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+type consentItem struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	Status        string `dynamodbav:"status"`
+	Level         string `dynamodbav:"level,omitempty"`
+	PatientTravel bool   `dynamodbav:"patientTravel"`
+	Version       int64  `dynamodbav:"version"`
+	UpdatedAt     string `dynamodbav:"updatedAt"`
+	Channel       string `dynamodbav:"channel"`
+	WithdrawalID  string `dynamodbav:"withdrawalId,omitempty"`
+}
+
+type eventItem struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	ID            string `dynamodbav:"id"`
+	At            string `dynamodbav:"at"`
+	Action        string `dynamodbav:"action"`
+	Level         string `dynamodbav:"level,omitempty"`
+	PatientTravel bool   `dynamodbav:"patientTravel"`
+	Channel       string `dynamodbav:"channel"`
+	Version       int64  `dynamodbav:"version"`
+}
+
+type receiptItem struct {
+	PK          string         `dynamodbav:"pk"`
+	SK          string         `dynamodbav:"sk"`
+	ID          string         `dynamodbav:"id"`
+	Reason      string         `dynamodbav:"reason"`
+	Status      string         `dynamodbav:"status"`
+	StartedAt   string         `dynamodbav:"startedAt"`
+	CompletedAt string         `dynamodbav:"completedAt,omitempty"`
+	Deleted     map[string]int `dynamodbav:"deleted"`
+}
+
+// Consent implements consent.Store with a single strongly consistent GetItem.
+func (s *Store) Consent(ctx context.Context, key personkey.Key) (consent.State, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.Table,
+		Key:            itemKey(PersonPK(key), skConsent),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return consent.State{}, fmt.Errorf("get consent item: %w", err)
+	}
+	if out.Item == nil {
+		return consent.State{Status: consent.StatusNone}, nil
+	}
+	var it consentItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return consent.State{}, fmt.Errorf("decode consent item: %w", err)
+	}
+	at, _ := time.Parse(timeLayout, it.UpdatedAt)
+	return consent.State{
+		Status: consent.Status(it.Status), Level: consent.Level(it.Level), PatientTravel: it.PatientTravel,
+		Version: it.Version, UpdatedAt: at, Channel: consent.Channel(it.Channel), WithdrawalID: it.WithdrawalID,
+	}, nil
+}
+
+// Apply implements consent.Store with one TransactWriteItems call.
+func (s *Store) Apply(ctx context.Context, key personkey.Key, next consent.State, expect int64, ev consent.Event, r *consent.Receipt) error {
+	pk := PersonPK(key)
+	state, err := attributevalue.MarshalMap(consentItem{
+		PK: pk, SK: skConsent, Status: string(next.Status), Level: string(next.Level), PatientTravel: next.PatientTravel,
+		Version: next.Version, UpdatedAt: next.UpdatedAt.UTC().Format(timeLayout), Channel: string(next.Channel), WithdrawalID: next.WithdrawalID,
+	})
+	if err != nil {
+		return fmt.Errorf("encode consent item: %w", err)
+	}
+	put := &types.Put{TableName: &s.Table, Item: state}
+	if expect == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		put.ConditionExpression = aws.String("#v = :v")
+		put.ExpressionAttributeNames = map[string]string{"#v": "version"}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(expect)}}
+	}
+	event, err := attributevalue.MarshalMap(eventItem{
+		PK: pk, SK: skConsentLog + ev.At.UTC().Format(timeLayout) + "#" + ev.ID, ID: ev.ID, At: ev.At.UTC().Format(timeLayout),
+		Action: string(ev.Action), Level: string(ev.Level), PatientTravel: ev.PatientTravel, Channel: string(ev.Channel), Version: ev.Version,
+	})
+	if err != nil {
+		return fmt.Errorf("encode consent event: %w", err)
+	}
+	items := []types.TransactWriteItem{
+		{Put: put},
+		{Put: &types.Put{TableName: &s.Table, Item: event, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}
+	if r != nil {
+		rec, err := attributevalue.MarshalMap(toReceiptItem(pk, *r))
+		if err != nil {
+			return fmt.Errorf("encode receipt: %w", err)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: rec, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+		return consent.ErrVersionConflict
+	}
+	if err != nil {
+		return fmt.Errorf("write consent transaction: %w", err)
+	}
+	return nil
+}
+
+// History implements consent.Store with one Query, newest first.
+func (s *Store) History(ctx context.Context, key personkey.Key, limit int, cursor string) ([]consent.Event, string, error) {
+	pk := PersonPK(key)
+	in := &dynamodb.QueryInput{
+		TableName:              &s.Table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":p":  &types.AttributeValueMemberS{Value: skConsentLog},
+		},
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(int32(limit)),
+	}
+	if cursor != "" {
+		sk, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || !strings.HasPrefix(string(sk), skConsentLog) {
+			return nil, "", domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
+		}
+		in.ExclusiveStartKey = itemKey(pk, string(sk))
+	}
+	out, err := s.DB.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("query consent history: %w", err)
+	}
+	var items []eventItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, "", fmt.Errorf("decode consent history: %w", err)
+	}
+	evs := make([]consent.Event, 0, len(items))
+	for _, it := range items {
+		at, _ := time.Parse(timeLayout, it.At)
+		evs = append(evs, consent.Event{
+			ID: it.ID, At: at, Action: consent.Action(it.Action), Level: consent.Level(it.Level),
+			PatientTravel: it.PatientTravel, Channel: consent.Channel(it.Channel), Version: it.Version,
+		})
+	}
+	next := ""
+	if sk, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
+		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
+	}
+	return evs, next, nil
+}
+
+// Receipt implements consent.Store.
+func (s *Store) Receipt(ctx context.Context, key personkey.Key, id string) (consent.Receipt, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.Table,
+		Key:            itemKey(PersonPK(key), skReceipt+id),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return consent.Receipt{}, fmt.Errorf("get receipt: %w", err)
+	}
+	if out.Item == nil {
+		return consent.Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+	}
+	var it receiptItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return consent.Receipt{}, fmt.Errorf("decode receipt: %w", err)
+	}
+	return fromReceiptItem(it), nil
+}
+
+// GivenBy implements consent.Grants: the powers of attorney a person has
+// given, from their side of each grant.
+func (s *Store) GivenBy(ctx context.Context, key personkey.Key) ([]consent.Grant, error) {
+	type grantItem struct {
+		ID        string   `dynamodbav:"grantId"`
+		Areas     []string `dynamodbav:"areas"`
+		ValidFrom string   `dynamodbav:"validFrom"`
+		ValidTo   string   `dynamodbav:"validTo"`
+	}
+	var grants []consent.Grant
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:              &s.Table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: PersonPK(key)},
+			":p":  &types.AttributeValueMemberS{Value: skGrantGiven},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query given grants: %w", err)
+		}
+		var items []grantItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode given grants: %w", err)
+		}
+		for _, it := range items {
+			from, _ := time.Parse(time.RFC3339, it.ValidFrom)
+			to, _ := time.Parse(time.RFC3339, it.ValidTo)
+			grants = append(grants, consent.Grant{ID: it.ID, Areas: it.Areas, ValidFrom: from, ValidTo: to})
+		}
+	}
+	return grants, nil
+}
+
+func itemKey(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: pk},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func toReceiptItem(pk string, r consent.Receipt) receiptItem {
+	it := receiptItem{
+		PK: pk, SK: skReceipt + r.ID, ID: r.ID, Reason: string(r.Reason), Status: string(r.Status),
+		StartedAt: r.StartedAt.UTC().Format(timeLayout), Deleted: r.Deleted,
+	}
+	if it.Deleted == nil {
+		it.Deleted = map[string]int{}
+	}
+	if !r.CompletedAt.IsZero() {
+		it.CompletedAt = r.CompletedAt.UTC().Format(timeLayout)
+	}
+	return it
+}
+
+func fromReceiptItem(it receiptItem) consent.Receipt {
+	started, _ := time.Parse(timeLayout, it.StartedAt)
+	var completed time.Time
+	if it.CompletedAt != "" {
+		completed, _ = time.Parse(timeLayout, it.CompletedAt)
+	}
+	if it.Deleted == nil {
+		it.Deleted = map[string]int{}
+	}
+	return consent.Receipt{
+		ID: it.ID, Reason: consent.Reason(it.Reason), Status: consent.ReceiptStatus(it.Status),
+		StartedAt: started, CompletedAt: completed, Deleted: it.Deleted,
+	}
+}

@@ -1,0 +1,99 @@
+// Package dynamo stores the privacy core's records in one DynamoDB table.
+//
+// Every item about a person lives in the person's partition, pk = "P#" +
+// person key (an HMAC of the person id, never the id). The sort key starts
+// with the item's kind:
+//
+//	CONSENT                       current consent state (kept on withdrawal)
+//	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
+//	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
+//	RECEIPT#<id>                  deletion receipts (always kept)
+//	POA#GIVEN#<id>, POA#RECEIVED#<id>  powers of attorney, one item per side
+//	anything else                 the person's data, deleted on withdrawal
+//
+// An item that has a twin in another partition (both sides of a power of
+// attorney) names it in mirrorPk/mirrorSk; erasing one side erases the twin.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"privacycore/shared/consent"
+	"privacycore/shared/personkey"
+)
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Store implements the consent store and eraser on one table.
+type Store struct {
+	DB    DB
+	Table string
+	Now   func() time.Time
+	// Sleep waits between retries of unprocessed batch items; tests may stub it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// NewStore returns a store on table.
+func NewStore(db DB, table string, now func() time.Time) *Store {
+	return &Store{DB: db, Table: table, Now: now, Sleep: sleep}
+}
+
+// Sort-key prefixes of the item kinds.
+const (
+	skConsent       = "CONSENT"
+	skConsentLog    = "CONSENTLOG#"
+	skOptOut        = "OPTOUT#"
+	skReceipt       = "RECEIPT#"
+	skGrantGiven    = "POA#GIVEN#"
+	skGrantReceived = "POA#RECEIVED#"
+)
+
+// PersonPK returns the partition key of a person.
+func PersonPK(k personkey.Key) string { return "P#" + string(k) }
+
+// keeps reports whether an erase in scope keeps the item with sort key sk.
+func keeps(sk string, scope consent.Scope) bool {
+	if strings.HasPrefix(sk, skReceipt) {
+		return true
+	}
+	if scope == consent.ScopeEverything {
+		return false
+	}
+	return sk == skConsent || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut)
+}
+
+// kindOf names an item's kind for deletion receipts: the lower-cased first
+// segment of its sort key ("USAGE#..." is "usage", "POA#GIVEN#..." is "poa").
+func kindOf(sk string) string {
+	head, _, _ := strings.Cut(sk, "#")
+	return strings.ToLower(head)
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
