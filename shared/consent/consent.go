@@ -91,12 +91,11 @@ const (
 	ReasonDeath      Reason = "death"
 )
 
-// ReceiptStatus tracks a deletion through its phases so it can resume.
+// ReceiptStatus says whether a deletion has finished.
 type ReceiptStatus string
 
-// The phases of a deletion.
+// The states of a deletion.
 const (
-	ReceiptCounting ReceiptStatus = "counting"
 	ReceiptDeleting ReceiptStatus = "deleting"
 	ReceiptDone     ReceiptStatus = "done"
 )

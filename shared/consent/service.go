@@ -173,7 +173,7 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 			With("powersOfAttorney", given)
 	}
 	now := s.Now().UTC()
-	r := Receipt{ID: s.NewID(), Reason: ReasonWithdrawal, Status: ReceiptCounting, StartedAt: now}
+	r := Receipt{ID: s.NewID(), Reason: ReasonWithdrawal, Status: ReceiptDeleting, StartedAt: now}
 	next := State{
 		Status: StatusWithdrawn, Version: cur.Version + 1, UpdatedAt: now,
 		Channel: w.Channel, WithdrawalID: r.ID,

@@ -54,6 +54,8 @@ type receiptItem struct {
 	StartedAt   string         `dynamodbav:"startedAt"`
 	CompletedAt string         `dynamodbav:"completedAt,omitempty"`
 	Deleted     map[string]int `dynamodbav:"deleted"`
+	// CountedThrough is the last sort key whose item is in Deleted; see Erase.
+	CountedThrough string `dynamodbav:"countedThrough,omitempty"`
 }
 
 // Consent implements consent.Store with a single strongly consistent GetItem.
@@ -172,22 +174,30 @@ func (s *Store) History(ctx context.Context, key personkey.Key, limit int, curso
 
 // Receipt implements consent.Store.
 func (s *Store) Receipt(ctx context.Context, key personkey.Key, id string) (consent.Receipt, error) {
+	it, err := s.receipt(ctx, PersonPK(key), id)
+	if err != nil {
+		return consent.Receipt{}, err
+	}
+	return fromReceiptItem(it), nil
+}
+
+func (s *Store) receipt(ctx context.Context, pk, id string) (receiptItem, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.Table,
-		Key:            itemKey(PersonPK(key), skReceipt+id),
+		Key:            itemKey(pk, skReceipt+id),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return consent.Receipt{}, fmt.Errorf("get receipt: %w", err)
+		return receiptItem{}, fmt.Errorf("get receipt: %w", err)
 	}
 	if out.Item == nil {
-		return consent.Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+		return receiptItem{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
 	}
 	var it receiptItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return consent.Receipt{}, fmt.Errorf("decode receipt: %w", err)
+		return receiptItem{}, fmt.Errorf("decode receipt: %w", err)
 	}
-	return fromReceiptItem(it), nil
+	return it, nil
 }
 
 // GivenBy implements consent.Grants: the powers of attorney a person has

@@ -44,6 +44,9 @@ type Store struct {
 	Now   func() time.Time
 	// Sleep waits between retries of unprocessed batch items; tests may stub it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// PageLimit caps the items per Query page when erasing (0: DynamoDB's
+	// 1 MB pages). Tests use it to cross page boundaries with little data.
+	PageLimit int32
 }
 
 // NewStore returns a store on table.
