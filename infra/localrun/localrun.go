@@ -172,12 +172,22 @@ func (r *Runner) match(method, path string) (*route, map[string]string, []string
 	return nil, nil, allowed
 }
 
+// matchPath matches a path against a route template as API Gateway does:
+// {name} takes one segment, a final {name+} takes the rest of the path.
 func matchPath(tmpl, path string) (map[string]string, bool) {
 	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	params := map[string]string{}
+	if last := ts[len(ts)-1]; strings.HasSuffix(last, "+}") && len(ps) >= len(ts) {
+		rest := strings.Join(ps[len(ts)-1:], "/")
+		if rest == "" {
+			return nil, false
+		}
+		params[strings.Trim(last, "{}+")] = rest
+		ts, ps = ts[:len(ts)-1], ps[:len(ts)-1]
+	}
 	if len(ts) != len(ps) {
 		return nil, false
 	}
-	params := map[string]string{}
 	for i, t := range ts {
 		if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
 			if ps[i] == "" {

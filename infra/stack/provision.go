@@ -45,10 +45,16 @@ func Provision(ctx context.Context, db DynamoDB, q SQS, r *Resolved) (map[string
 			}
 		}
 	}
+	// A queue is created once the queue it redrives to exists (chains of
+	// dead-letter queues included); a pass that creates nothing means a cycle.
 	urls := map[string]string{}
-	for _, pass := range []bool{false, true} {
+	for len(urls) < len(r.Queues) {
+		created := 0
 		for _, qu := range r.Queues {
-			if (qu.DeadLetterQueue != "") != pass {
+			if _, done := urls[qu.LogicalID]; done {
+				continue
+			}
+			if _, ready := urls[qu.DeadLetterQueue]; qu.DeadLetterQueue != "" && !ready {
 				continue
 			}
 			out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(qu.Name), Attributes: qu.Attributes})
@@ -56,6 +62,10 @@ func Provision(ctx context.Context, db DynamoDB, q SQS, r *Resolved) (map[string
 				return nil, fmt.Errorf("create queue %s: %w", qu.LogicalID, err)
 			}
 			urls[qu.LogicalID] = aws.ToString(out.QueueUrl)
+			created++
+		}
+		if created == 0 {
+			return nil, errors.New("create queues: redrive policies form a cycle or name a queue not in the template")
 		}
 	}
 	return urls, nil

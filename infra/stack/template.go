@@ -329,10 +329,18 @@ func (r *resolver) function(id string, p *yaml.Node) (Function, error) {
 				return Function{}, fmt.Errorf("event %s: SQS Queue must be !GetAtt <Queue>.Arn", ev.k)
 			}
 			if b := scalar(get(props, "BatchSize")); b != "" {
-				s.BatchSize, _ = strconv.Atoi(b)
+				n, err := strconv.Atoi(b)
+				if err != nil || n < 1 || n > 10000 {
+					return Function{}, fmt.Errorf("event %s: BatchSize %q", ev.k, b)
+				}
+				s.BatchSize = n
 			}
 			if w := scalar(get(props, "MaximumBatchingWindowInSeconds")); w != "" {
-				s.MaxBatchingWindowS, _ = strconv.Atoi(w)
+				n, err := strconv.Atoi(w)
+				if err != nil || n < 0 || n > 300 {
+					return Function{}, fmt.Errorf("event %s: MaximumBatchingWindowInSeconds %q", ev.k, w)
+				}
+				s.MaxBatchingWindowS = n
 			}
 			for _, rt := range items(get(props, "FunctionResponseTypes")) {
 				s.ReportItemFailures = s.ReportItemFailures || rt.Value == "ReportBatchItemFailures"
@@ -365,6 +373,9 @@ func (r *resolver) str(n *yaml.Node) (string, error) {
 		id, attr, _ := strings.Cut(n.Value, ".")
 		return r.getAtt(id, attr)
 	case "!Sub":
+		if n.Kind != yaml.ScalarNode {
+			return "", fmt.Errorf("line %d: !Sub with a variable map is not supported locally", n.Line)
+		}
 		return r.sub(n.Value)
 	}
 	if n.Kind == yaml.MappingNode && len(n.Content) == 2 {
@@ -376,10 +387,15 @@ func (r *resolver) str(n *yaml.Node) (string, error) {
 				return r.getAtt(v.Content[0].Value, v.Content[1].Value)
 			}
 		case "Fn::Sub":
+			if v.Kind != yaml.ScalarNode {
+				return "", fmt.Errorf("line %d: Fn::Sub with a variable map is not supported locally", v.Line)
+			}
 			return r.sub(v.Value)
 		}
 	}
-	if n.Kind != yaml.ScalarNode || strings.HasPrefix(n.Tag, "!") {
+	// Plain scalars carry yaml's resolved core tags (!!str, !!int, !!bool);
+	// only a local tag (a single "!", an intrinsic) is left unresolved here.
+	if n.Kind != yaml.ScalarNode || (strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!")) {
 		return "", fmt.Errorf("line %d: cannot resolve %s locally", n.Line, n.Tag)
 	}
 	return n.Value, nil
