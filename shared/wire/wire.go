@@ -28,6 +28,14 @@ import (
 // HTTPHandler is the signature of every API Gateway HTTP API function.
 type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
+// SQSHandler is the signature of every SQS consumer. Consumers report
+// partial batch failures (FunctionResponseTypes: ReportBatchItemFailures).
+type SQSHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// ScheduleHandler is the signature of every scheduled function; the
+// schedule's payload carries nothing the handler needs (time comes from Now).
+type ScheduleHandler = func(context.Context) error
+
 // Env is what a function is built from.
 type Env struct {
 	AWS    aws.Config
