@@ -10,7 +10,7 @@ PID       ?= 14838500073
 SCOPE     ?=
 GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
 
-.PHONY: run token test unit lint fmt-check vet staticcheck template-check bench size build clean
+.PHONY: run token personkey test unit lint fmt-check vet staticcheck template-check bench size build clean
 
 ## run: start moto_server, create the template's tables and queues, serve the HTTP API on 127.0.0.1:3000
 run: $(BIN)/local
@@ -19,6 +19,26 @@ run: $(BIN)/local
 ## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"])
 token: $(BIN)/local
 	@$(BIN)/local token -pid "$(PID)" -scope "$(SCOPE)"
+
+# --- against a running `make run`, from a second terminal --------------------
+ADDR      ?= 127.0.0.1:3000
+FN        ?= SweeperFunction
+DAYS      ?=
+ADVANCE   ?=
+
+.PHONY: sweep clock
+
+## sweep: run a scheduled function now, as its schedule would (make sweep [FN=SweeperFunction])
+sweep: $(BIN)/local
+	@$(BIN)/local trigger -addr "$(ADDR)" "$(FN)"
+
+## clock: show the functions' clock, or move it forward (make clock DAYS=30 | make clock ADVANCE=36h)
+clock: $(BIN)/local
+	@$(BIN)/local clock -addr "$(ADDR)" $(if $(DAYS),-days "$(DAYS)") $(if $(ADVANCE),-advance "$(ADVANCE)")
+
+## personkey: print a person's local table key (make personkey PID=<11 digits>), for the AWS CLI
+personkey: $(BIN)/local
+	@$(BIN)/local personkey -pid "$(PID)"
 
 $(BIN)/local: FORCE
 	@$(GO) build -o $@ ./infra/cmd/local
@@ -62,3 +82,12 @@ clean:
 # --- sam build (BuildMethod: makefile) ---------------------------------------
 build-ConsentFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/consent
+
+build-NoticeWorkerFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notice-worker
+
+build-SweeperFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweeper
+
+build-PurgeWorkerFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/purge-worker

@@ -1,7 +1,9 @@
 // Package localrun serves the functions of template.yaml on one machine: the
 // HttpApi routes as a real HTTP server that converts requests into API
-// Gateway (payload 2.0) events for the real handlers. Queue consumers and
-// schedules plug into the same registry as their functions arrive.
+// Gateway (payload 2.0) events for the real handlers; the SQS event sources
+// as pollers that call the consumers as Lambda's event source mapping does;
+// schedules on demand (Trigger, or the admin routes under /_local/); and a
+// clock every function reads, which the developer can move forward.
 package localrun
 
 import (
@@ -51,7 +53,17 @@ type Runner struct {
 	Local    *stack.Local
 	Verifier devjwt.Verifier
 	Log      *slog.Logger
-	routes   []route
+	// Clock is the time every function reads (wire.Env.Now).
+	Clock *Clock
+	// RetryDelay, when > 0, is how long a failed SQS message stays invisible
+	// before it is redelivered, instead of the queue's visibility timeout
+	// (0, the default, leaves it to the queue, as Lambda does). Set it
+	// before Start or Serve.
+	RetryDelay time.Duration
+	routes     []route
+	consumers  []consumer
+	schedules  []schedule
+	pollers    pollers
 }
 
 type route struct {
@@ -60,17 +72,22 @@ type route struct {
 	Handler  wire.HTTPHandler
 }
 
-// New builds every function of the stack with the registry's builders and
-// the template's environment. A function missing from the registry is an
-// error, so the template and the runner cannot drift apart.
-func New(local *stack.Local, reg map[string]Builder, verifier devjwt.Verifier, fnLog io.Writer, log *slog.Logger, now func() time.Time) (*Runner, error) {
-	r := &Runner{Local: local, Verifier: verifier, Log: log}
+// New builds every function of the stack with the registry's builders, the
+// template's environment and clock.Now as its time (a nil clock is real
+// time). A function missing from the registry is an error, so the template
+// and the runner cannot drift apart; so is a handler whose type does not fit
+// the function's events (HttpApi, SQS, Schedule).
+func New(local *stack.Local, reg map[string]Builder, verifier devjwt.Verifier, fnLog io.Writer, log *slog.Logger, clock *Clock) (*Runner, error) {
+	if clock == nil {
+		clock = NewClock(nil)
+	}
+	r := &Runner{Local: local, Verifier: verifier, Log: log, Clock: clock}
 	for _, f := range local.Resolved.Functions {
 		build, ok := reg[f.LogicalID]
 		if !ok {
 			return nil, fmt.Errorf("function %s is in template.yaml but not in the local registry", f.LogicalID)
 		}
-		h, err := build(wire.Env{AWS: local.AWS, Getenv: local.Getenv(f), Log: fnLog, Now: now})
+		h, err := build(wire.Env{AWS: local.AWS, Getenv: local.Getenv(f), Log: fnLog, Now: clock.Now})
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", f.LogicalID, err)
 		}
@@ -80,8 +97,17 @@ func New(local *stack.Local, reg map[string]Builder, verifier devjwt.Verifier, f
 				return nil, fmt.Errorf("function %s has HttpApi events but its handler is %T", f.LogicalID, h)
 			}
 			for _, rt := range f.Routes {
+				if isAdminPath(rt.Path) {
+					return nil, fmt.Errorf("function %s: route %s is under %s, which the local runner keeps for itself", f.LogicalID, rt.Key(), adminPrefix)
+				}
 				r.routes = append(r.routes, route{Route: rt, Function: f.LogicalID, Handler: hh})
 			}
+		}
+		if err := r.addConsumers(f, h); err != nil {
+			return nil, err
+		}
+		if err := r.addSchedules(f, h); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(r.routes, func(a, b route) int { return strings.Compare(a.Path+a.Method, b.Path+b.Method) })
@@ -100,6 +126,10 @@ func (r *Runner) Routes() []string {
 // ServeHTTP turns an HTTP request into an API Gateway event, authorizes it
 // as the JWT authorizer would, and writes the handler's response.
 func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if isAdminPath(req.URL.Path) {
+		r.serveAdmin(w, req)
+		return
+	}
 	rt, params, allowed := r.match(req.Method, req.URL.Path)
 	if rt == nil {
 		if len(allowed) > 0 {
@@ -304,8 +334,22 @@ func problem(w http.ResponseWriter, status int, code, detail string) {
 	})
 }
 
-// Serve serves on l until ctx ends, then shuts down gracefully.
+// Serve serves on l and runs the queue pollers (unless Start already has)
+// until ctx ends, then shuts down gracefully and waits for the pollers it
+// started.
 func (r *Runner) Serve(ctx context.Context, l net.Listener) error {
+	pctx, stopPollers := context.WithCancel(ctx)
+	owned, err := r.startOwned(pctx)
+	if err != nil {
+		stopPollers()
+		return err
+	}
+	defer func() {
+		stopPollers()
+		if owned {
+			r.Wait()
+		}
+	}()
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

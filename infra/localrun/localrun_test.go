@@ -50,7 +50,7 @@ func newRunner(t *testing.T, local *stack.Local, tmpl *stack.Template, reg map[s
 	if v.Issuer == "" || v.Audience == "" {
 		t.Fatalf("template has no JwtIssuer/JwtAudience defaults: got %q, %q", v.Issuer, v.Audience)
 	}
-	r, err := localrun.New(local, reg, v, io.Discard, discard, time.Now)
+	r, err := localrun.New(local, reg, v, io.Discard, discard, localrun.NewClock(nil))
 	if err != nil {
 		t.Fatalf("localrun.New: %v", err)
 	}
@@ -616,7 +616,7 @@ func TestNewRejectsUnregisteredFunction(t *testing.T) {
 	local := testenv.New(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := localrun.New(local, tt.reg, devjwt.Verifier{Now: time.Now}, io.Discard, discard, time.Now)
+			_, err := localrun.New(local, tt.reg, devjwt.Verifier{Now: time.Now}, io.Discard, discard, localrun.NewClock(nil))
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("got error %v, want one containing %q", err, tt.wantErr)
 			}

@@ -1,9 +1,15 @@
 // Command local runs the whole privacy core on one machine without Docker or
 // the SAM CLI: moto_server for DynamoDB and SQS, the tables and queues of
-// template.yaml, and the template's HTTP routes served by the real handlers.
+// template.yaml, the template's HTTP routes served by the real handlers, its
+// SQS consumers fed by local pollers, and its schedules run on demand.
 //
-//	local run   [-addr 127.0.0.1:3000] [-template template.yaml]
-//	local token -pid <person id> [-scope "forms:write"] [-ttl 1h]
+//	local run     [-addr 127.0.0.1:3000] [-template template.yaml] [-retry-delay 2s]
+//	local token   -pid <person id> [-scope "forms:write"] [-ttl 1h]
+//	local trigger [-addr 127.0.0.1:3000] <FunctionLogicalId>
+//	local clock   [-addr 127.0.0.1:3000] [-advance 720h | -days 30]
+//
+// trigger and clock are clients of a running `local run` (its admin routes
+// under /_local/), for a second terminal.
 package main
 
 import (
@@ -38,10 +44,16 @@ func main() {
 	switch cmd {
 	case "run":
 		err = run(args)
+	case "personkey":
+		err = personKey(args)
 	case "token":
 		err = token(args)
+	case "trigger":
+		err = trigger(args)
+	case "clock":
+		err = clock(args)
 	default:
-		err = fmt.Errorf("unknown command %q (want run or token)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, token, personkey, trigger or clock)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
@@ -54,11 +66,12 @@ func run(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:3000", "loopback address to serve the HTTP API on")
 	tmplPath := fs.String("template", "template.yaml", "SAM template")
 	motoLog := fs.Bool("moto-log", false, "show moto_server's own log")
+	retryDelay := fs.Duration("retry-delay", 0, "redeliver a failed SQS message after this long instead of the queue's visibility timeout (0: the queue's, as in AWS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
-		return fmt.Errorf("-addr must be a loopback address, got %q", *addr)
+	if err := checkLoopback(*addr); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,10 +96,11 @@ func run(args []string) error {
 		return err
 	}
 	verifier := devjwt.Verifier{Issuer: tmpl.Param("JwtIssuer", params), Audience: tmpl.Param("JwtAudience", params), Now: time.Now}
-	runner, err := localrun.New(local, localrun.Registry, verifier, os.Stderr, log, time.Now)
+	runner, err := localrun.New(local, localrun.Registry, verifier, os.Stderr, log, localrun.NewClock(nil))
 	if err != nil {
 		return err
 	}
+	runner.RetryDelay = *retryDelay
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -96,19 +110,37 @@ func run(args []string) error {
 	fmt.Printf("  emulator   %s  (DynamoDB and SQS; AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=%s)\n\n", srv.Endpoint, emulator.Region)
 	fmt.Printf("Tables:\n")
 	for _, t := range local.Resolved.Tables {
-		fmt.Printf("  %-20s %s\n", t.LogicalID, t.Name)
+		fmt.Printf("  %-24s %s\n", t.LogicalID, t.Name)
 	}
-	if len(local.Resolved.Queues) > 0 {
+	if qs := runner.Queues(); len(qs) > 0 {
 		fmt.Printf("Queues:\n")
-		for _, q := range local.Resolved.Queues {
-			fmt.Printf("  %-20s %s\n", q.LogicalID, local.QueueURLs[q.LogicalID])
+		for _, q := range qs {
+			fmt.Printf("  %-24s %s\n", q.LogicalID, q.URL)
+			for _, c := range q.Consumers {
+				partial := ""
+				if c.ReportItemFailures {
+					partial = ", partial batch failures"
+				}
+				fmt.Printf("  %-24s   -> %s (batch %d%s)\n", "", c.Function, c.BatchSize, partial)
+			}
+			if q.DeadLetterQueue != "" {
+				fmt.Printf("  %-24s   dead letters -> %s\n", "", q.DeadLetterQueue)
+			}
 		}
 	}
 	fmt.Printf("Routes:\n")
 	for _, r := range runner.Routes() {
 		fmt.Printf("  %s\n", r)
 	}
+	if ss := runner.Schedules(); len(ss) > 0 {
+		fmt.Printf("Schedules (never fire locally; run one now with the command shown):\n")
+		for _, s := range ss {
+			fmt.Printf("  %-24s %-28s make sweep FN=%s\n", s.Function, strings.TrimSpace(s.Expression+" "+s.Timezone), s.Function)
+		}
+	}
 	fmt.Printf("\nMint a token for a test person:  make token PID=14838500073\n")
+	fmt.Printf("Local clock (what the functions see as now): make clock   (make clock DAYS=30 moves it 30 days ahead)\n")
+	fmt.Printf("Local admin routes: http://%s/_local/\n", l.Addr())
 	fmt.Printf("Stop with Ctrl-C (stops the emulator too).\n\n")
 	return runner.Serve(ctx, l)
 }
@@ -134,5 +166,25 @@ func token(args []string) error {
 		return err
 	}
 	fmt.Println(tok)
+	return nil
+}
+
+// personKey prints the table key of a person id under the local dev secret,
+// so a developer can look at a person's partition with the AWS CLI.
+func personKey(args []string) error {
+	fs := flag.NewFlagSet("personkey", flag.ContinueOnError)
+	pid := fs.String("pid", "", "person id (11 digits)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	id, err := nin.Parse(*pid)
+	if err != nil {
+		return fmt.Errorf("-pid: %w", err)
+	}
+	k, err := personkey.New([]byte(personkey.DevSecret))
+	if err != nil {
+		return err
+	}
+	fmt.Println(k.Key(id))
 	return nil
 }

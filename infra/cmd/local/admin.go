@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"privacycore/infra/localrun"
+)
+
+// triggerTimeout is Lambda's longest run; a sweep never takes longer.
+const triggerTimeout = 15 * time.Minute
+
+// trigger runs a scheduled function of a running `local run` now.
+func trigger(args []string) error {
+	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3000", "address `local run` serves on")
+	names, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) != 1 {
+		return errors.New("usage: local trigger [-addr 127.0.0.1:3000] <FunctionLogicalId>")
+	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, triggerTimeout)
+	defer cancel()
+	var out struct {
+		Function  string `json:"function"`
+		OK        bool   `json:"ok"`
+		RequestID string `json:"requestId"`
+	}
+	if err := call(ctx, http.MethodPost, *addr, "/_local/schedules/"+url.PathEscape(names[0]), nil, &out); err != nil {
+		return fmt.Errorf("trigger %s: %w", names[0], err)
+	}
+	fmt.Printf("%s ran (request %s)\n", out.Function, out.RequestID)
+	return nil
+}
+
+// clock shows, or moves forward, the clock of a running `local run`.
+func clock(args []string) error {
+	fs := flag.NewFlagSet("clock", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3000", "address `local run` serves on")
+	advance := fs.String("advance", "", "move the clock forward by this Go duration (720h)")
+	days := fs.String("days", "", "move the clock forward by this many days")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(rest) > 0:
+		return fmt.Errorf("unexpected arguments %q (usage: local clock [-addr 127.0.0.1:3000] [-advance 720h | -days 30])", rest)
+	case *advance != "" && *days != "":
+		return errors.New("give -advance or -days, not both")
+	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	method, q := http.MethodGet, url.Values{}
+	switch {
+	case *advance != "":
+		method, q = http.MethodPost, url.Values{"advance": {*advance}}
+	case *days != "":
+		method, q = http.MethodPost, url.Values{"days": {*days}}
+	}
+	var st localrun.ClockState
+	if err := call(ctx, method, *addr, "/_local/clock", q, &st); err != nil {
+		return fmt.Errorf("clock: %w", err)
+	}
+	fmt.Printf("local clock %s (real time + %s)\n", st.Now, st.Offset)
+	return nil
+}
+
+// call sends one request to the admin routes and decodes the JSON answer
+// into out; a problem answer becomes an error with its detail.
+func call(ctx context.Context, method, addr, path string, q url.Values, out any) error {
+	u := url.URL{Scheme: "http", Host: addr, Path: path, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the local runner on %s (is `make run` running?): %w", addr, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var p struct {
+			Code   string `json:"code"`
+			Detail string `json:"detail"`
+		}
+		if json.Unmarshal(body, &p) != nil || p.Code == "" {
+			return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		}
+		return fmt.Errorf("%s (%s, %s)", p.Detail, p.Code, resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode the answer %.200q: %w", body, err)
+	}
+	return nil
+}
+
+// parseInterleaved parses flags given before and after the positional
+// arguments (local trigger SweeperFunction -addr ...), and returns those.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// checkLoopback insists on a loopback host:port; the runner and its admin
+// routes are for this machine only.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-addr must be a loopback address such as 127.0.0.1:3000, got %q", addr)
+	}
+	return nil
+}
