@@ -42,7 +42,10 @@ func HTTP(build func(wire.Env) (wire.HTTPHandler, error)) Builder {
 // Registry maps a function's logical id in template.yaml to its builder.
 // It is the only list the runner keeps; everything else comes from the template.
 var Registry = map[string]Builder{
-	"ConsentFunction": HTTP(wire.ConsentAPI),
+	"ConsentFunction":      HTTP(wire.ConsentAPI),
+	"NoticeWorkerFunction": SQS(wire.NoticeWorker),
+	"SweeperFunction":      Schedule(wire.Sweeper),
+	"PurgeWorkerFunction":  SQS(wire.PurgeWorker),
 }
 
 // maxRequestBody is API Gateway's payload limit; handlers apply their own.

@@ -158,6 +158,11 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 	case StatusNone:
 		return Receipt{}, domain.Errorf(domain.ENotFound, "no_consent", "There is no consent to withdraw.")
 	case StatusWithdrawn:
+		if cur.WithdrawalID == "" {
+			// Withdrawn by the register at death: the data waits for the
+			// delayed purge, there is no withdrawal receipt to return.
+			return Receipt{}, domain.Errorf(domain.ENotFound, "no_consent", "There is no consent to withdraw.")
+		}
 		return s.finish(ctx, p, cur.WithdrawalID)
 	}
 	if err := checkIfMatch(cur, w.IfMatch); err != nil {
@@ -183,6 +188,33 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 		return Receipt{}, conflict(err, w.IfMatch != nil)
 	}
 	return s.finish(ctx, p, r.ID)
+}
+
+// WithdrawOnDeath withdraws consent when the population register reports a
+// death (channel: registry). Unlike Withdraw it deletes nothing now: all of
+// the person's data goes 30 days later, unless the death is annulled. It is
+// a no-op if consent is not active, so a redelivered notice has one effect.
+func (s *Service) WithdrawOnDeath(ctx context.Context, p Person, at time.Time) error {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.Store.Consent(ctx, p.Key)
+		if err != nil {
+			return fmt.Errorf("read consent: %w", err)
+		}
+		if cur.Status != StatusActive {
+			return nil
+		}
+		now := at.UTC()
+		next := State{Status: StatusWithdrawn, Version: cur.Version + 1, UpdatedAt: now, Channel: ChannelRegistry}
+		ev := Event{ID: s.NewID(), At: now, Action: ActionWithdraw, Channel: ChannelRegistry, Version: next.Version}
+		err = s.Store.Apply(ctx, p.Key, next, cur.Version, ev, nil)
+		if errors.Is(err, ErrVersionConflict) && attempt < 5 {
+			continue // changed meanwhile: look again
+		}
+		if err != nil {
+			return fmt.Errorf("write consent: %w", err)
+		}
+		return nil
+	}
 }
 
 func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Receipt, error) {

@@ -8,11 +8,19 @@
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	RECEIPT#<id>                  deletion receipts (always kept)
+//	DECEASED                      death registered: status, job (always kept; no health data)
+//	ANNULLED#<death notice id>    an annulment that arrived before its death notice
+//	PARENT#<key>, CHILD#<key>     parental responsibility from the register, one item per side
+//	                              (kept on withdrawal: register facts, not portal data)
 //	POA#GIVEN#<id>, POA#RECEIVED#<id>  powers of attorney, one item per side
 //	anything else                 the person's data, deleted on withdrawal
 //
-// An item that has a twin in another partition (both sides of a power of
-// attorney) names it in mirrorPk/mirrorSk; erasing one side erases the twin.
+// An item that has a twin in another partition (both sides of a relation)
+// names it in mirrorPk/mirrorSk; erasing one side erases the twin.
+//
+// Other partitions: JOB#<id> (delayed deletion jobs; pending ones carry
+// dueBucket/dueAt and so appear in the sparse ByDue index, which the sweeper
+// queries), NOTICE#<id> (processed register notices, expiring by TTL).
 package dynamo
 
 import (
@@ -31,6 +39,7 @@ import (
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -62,6 +71,11 @@ const (
 	skReceipt       = "RECEIPT#"
 	skGrantGiven    = "POA#GIVEN#"
 	skGrantReceived = "POA#RECEIVED#"
+	skGrants        = "POA#"
+	skDeceased      = "DECEASED"
+	skAnnulled      = "ANNULLED#"
+	skParent        = "PARENT#"
+	skChild         = "CHILD#"
 )
 
 // PersonPK returns the partition key of a person.
@@ -69,13 +83,14 @@ func PersonPK(k personkey.Key) string { return "P#" + string(k) }
 
 // keeps reports whether an erase in scope keeps the item with sort key sk.
 func keeps(sk string, scope consent.Scope) bool {
-	if strings.HasPrefix(sk, skReceipt) {
+	if strings.HasPrefix(sk, skReceipt) || sk == skDeceased {
 		return true
 	}
 	if scope == consent.ScopeEverything {
 		return false
 	}
-	return sk == skConsent || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut)
+	return sk == skConsent || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
+		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled)
 }
 
 // kindOf names an item's kind for deletion receipts: the lower-cased first

@@ -15,14 +15,19 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/shared/awsenv"
 	"privacycore/shared/consent"
 	"privacycore/shared/consentapi"
+	"privacycore/shared/deletion"
 	"privacycore/shared/domain"
 	"privacycore/shared/dynamo"
+	"privacycore/shared/notices"
 	"privacycore/shared/obs"
 	"privacycore/shared/personkey"
+	"privacycore/shared/queue"
+	"privacycore/shared/workers"
 )
 
 // HTTPHandler is the signature of every API Gateway HTTP API function.
@@ -68,13 +73,67 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	table, err := env.require("TABLE_NAME")
+	store, err := env.store()
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.NewStore(dynamodb.NewFromConfig(env.AWS), table, env.Now)
 	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
 	return consentapi.New(svc, keys, log).Handle, nil
+}
+
+// NoticeWorker builds the population-register notice consumer.
+func NoticeWorker(env Env) (SQSHandler, error) {
+	log := env.logger()
+	keys, err := env.keyer()
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
+	p := &notices.Processor{
+		Keys: keys, Ledger: store, Deaths: store, Consents: svc, Grants: store, Relations: store, Mover: store,
+		Now: env.Now, Log: log,
+	}
+	return (&workers.Notices{Processor: p, Log: log, Now: env.Now}).Handle, nil
+}
+
+// Sweeper builds the scheduled function that queues due deletion jobs.
+func Sweeper(env Env) (ScheduleHandler, error) {
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	url, err := env.require("PURGE_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	s := &deletion.Sweeper{Jobs: store, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
+	return func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	}, nil
+}
+
+// PurgeWorker builds the purge queue consumer.
+func PurgeWorker(env Env) (SQSHandler, error) {
+	log := env.logger()
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log}
+	return (&workers.Purges{Purger: p, Log: log}).Handle, nil
+}
+
+func (e Env) store() (*dynamo.Store, error) {
+	table, err := e.require("TABLE_NAME")
+	if err != nil {
+		return nil, err
+	}
+	return dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), table, e.Now), nil
 }
 
 func (e Env) logger() *slog.Logger {

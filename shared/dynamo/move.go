@@ -1,0 +1,128 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"privacycore/shared/personkey"
+)
+
+// movePage is how many items one round of a move reads.
+const movePage = 25
+
+// MovePerson implements notices.Mover: when the register changes a person's
+// id (a D-number becomes a fødselsnummer), everything under the old key
+// moves to the new one. Each item moves in its own transaction (put under
+// the new key, delete the old, rewrite its twin in the other person's
+// partition, repoint a deletion job), so the move is resumable at any point
+// and repeatable: a second run finds nothing left to move. If the new key
+// already holds an item with the same sort key (the person used the new id
+// before the notice came), the newer item is kept and the old one dropped.
+func (s *Store) MovePerson(ctx context.Context, from, to personkey.Key) (int, error) {
+	fromPK := PersonPK(from)
+	moved := 0
+	for {
+		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.Table,
+			KeyConditionExpression:    aws.String("pk = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: fromPK}},
+			ConsistentRead:            aws.Bool(true),
+			Limit:                     aws.Int32(movePage),
+		})
+		if err != nil {
+			return moved, fmt.Errorf("query items to move: %w", err)
+		}
+		if len(out.Items) == 0 {
+			return moved, nil
+		}
+		for _, it := range out.Items {
+			if err := s.moveItem(ctx, it, from, to); err != nil {
+				return moved, err
+			}
+			moved++
+		}
+	}
+}
+
+func (s *Store) moveItem(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) error {
+	oldKey := itemKey(str(it["pk"]), str(it["sk"]))
+	moved := rekey(it, from, to)
+	moved["pk"] = &types.AttributeValueMemberS{Value: PersonPK(to)}
+	moved["sk"] = it["sk"]
+	actions := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.Table, Item: moved, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Delete: &types.Delete{TableName: &s.Table, Key: oldKey}},
+	}
+	twin, err := s.twinActions(ctx, it, from, to)
+	if err != nil {
+		return err
+	}
+	actions = append(actions, twin...)
+	if str(it["sk"]) == skDeceased && str(it["jobId"]) != "" {
+		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
+			TableName: &s.Table, Key: itemKey(jobPK(str(it["jobId"])), skJob),
+			UpdateExpression:          aws.String("SET personKey = :k"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: string(to)}},
+		}})
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: actions})
+	if err == nil {
+		return nil
+	}
+	if failed := cancelledConditions(err); len(failed) > 0 && failed[0] {
+		// The new key already has this item: keep it, drop the old one (and
+		// the old twin, which points at the old key).
+		drop := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.Table, Key: oldKey}}}
+		if len(twin) > 0 && twin[0].Delete != nil {
+			drop = append(drop, twin[0])
+		}
+		if _, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: drop}); err != nil {
+			return fmt.Errorf("drop superseded item: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("move item: %w", err)
+}
+
+// twinActions rewrites an item's twin so that it points at the new key: the
+// twin is deleted and put again with every mention of the old key (in its
+// sort key, its mirror and its attributes) replaced.
+func (s *Store) twinActions(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) ([]types.TransactWriteItem, error) {
+	mpk, msk := str(it["mirrorPk"]), str(it["mirrorSk"])
+	if mpk == "" || msk == "" {
+		return nil, nil
+	}
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(mpk, msk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("get twin: %w", err)
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	newTwin := rekey(out.Item, from, to)
+	actions := []types.TransactWriteItem{}
+	if str(newTwin["sk"]) != msk {
+		actions = append(actions, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Table, Key: itemKey(mpk, msk)}})
+	}
+	actions = append(actions, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: newTwin}})
+	return actions, nil
+}
+
+// rekey copies an item, replacing the old person key (and partition key)
+// wherever it appears in a string attribute.
+func rekey(it map[string]types.AttributeValue, from, to personkey.Key) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(it))
+	for k, v := range it {
+		if sv, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(sv.Value, string(from)) {
+			v = &types.AttributeValueMemberS{Value: strings.ReplaceAll(sv.Value, string(from), string(to))}
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,68 @@
+// Package workers holds the queue consumers: register notices and purges.
+package workers
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"privacycore/shared/deletion"
+	"privacycore/shared/notices"
+	"privacycore/shared/queue"
+)
+
+// Notices consumes the register notices queue.
+type Notices struct {
+	Processor *notices.Processor
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Handle is the Lambda entry point.
+func (w *Notices) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return queue.Batch(ctx, w.Log, ev, w.one), nil
+}
+
+func (w *Notices) one(ctx context.Context, m events.SQSMessage) error {
+	o, err := w.Processor.Apply(ctx, []byte(m.Body), sentAt(m, w.Now))
+	if err != nil {
+		if notices.Permanent(err) {
+			// Never succeeds: it fails every delivery until SQS moves it to
+			// the dead-letter queue, where an operator can read it.
+			w.Log.ErrorContext(ctx, "notice rejected; it will end in the dead-letter queue",
+				"messageId", m.MessageId, "noticeId", notices.NoticeID([]byte(m.Body)), "reason", err.Error())
+		}
+		return err
+	}
+	w.Log.InfoContext(ctx, "notice applied", "messageId", m.MessageId, "noticeId", notices.NoticeID([]byte(m.Body)), "outcome", string(o))
+	return nil
+}
+
+// sentAt is when SQS first accepted the message: the receipt time the
+// 30-day deletion counts from, the same on every redelivery.
+func sentAt(m events.SQSMessage, now func() time.Time) time.Time {
+	if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil && ms > 0 {
+		return time.UnixMilli(ms).UTC()
+	}
+	return now().UTC()
+}
+
+// Purges consumes the purge queue.
+type Purges struct {
+	Purger *deletion.Purger
+	Log    *slog.Logger
+}
+
+// Handle is the Lambda entry point.
+func (w *Purges) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return queue.Batch(ctx, w.Log, ev, func(ctx context.Context, m events.SQSMessage) error {
+		id, err := deletion.Decode(m.Body)
+		if err != nil {
+			return err
+		}
+		return w.Purger.Purge(ctx, id)
+	}), nil
+}
