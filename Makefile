@@ -91,3 +91,12 @@ build-SweeperFunction:
 
 build-PurgeWorkerFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/purge-worker
+
+build-AccessFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/access
+
+build-RepresentationFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/representation
+
+build-AgeTransitionsFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/age-transitions

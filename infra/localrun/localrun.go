@@ -42,10 +42,13 @@ func HTTP(build func(wire.Env) (wire.HTTPHandler, error)) Builder {
 // Registry maps a function's logical id in template.yaml to its builder.
 // It is the only list the runner keeps; everything else comes from the template.
 var Registry = map[string]Builder{
-	"ConsentFunction":      HTTP(wire.ConsentAPI),
-	"NoticeWorkerFunction": SQS(wire.NoticeWorker),
-	"SweeperFunction":      Schedule(wire.Sweeper),
-	"PurgeWorkerFunction":  SQS(wire.PurgeWorker),
+	"ConsentFunction":        HTTP(wire.ConsentAPI),
+	"NoticeWorkerFunction":   SQS(wire.NoticeWorker),
+	"SweeperFunction":        Schedule(wire.Sweeper),
+	"PurgeWorkerFunction":    SQS(wire.PurgeWorker),
+	"AccessFunction":         HTTP(wire.AccessAPI),
+	"RepresentationFunction": HTTP(wire.RepresentationAPI),
+	"AgeTransitionsFunction": Schedule(wire.AgeTransitions),
 }
 
 // maxRequestBody is API Gateway's payload limit; handlers apply their own.

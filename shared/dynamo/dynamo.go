@@ -13,6 +13,8 @@
 //	PARENT#<key>, CHILD#<key>     parental responsibility from the register, one item per side
 //	                              (kept on withdrawal: register facts, not portal data)
 //	POA#GIVEN#<id>, POA#RECEIVED#<id>  powers of attorney, one item per side
+//	PROFILE#<kind>[#<id>]         profile settings: notification channel, next of kin (one
+//	                              item), employer, communication needs, logins, app permissions
 //	anything else                 the person's data, deleted on withdrawal
 //
 // An item that has a twin in another partition (both sides of a relation)
@@ -39,8 +41,10 @@ import (
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)

@@ -10,22 +10,45 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"privacycore/shared/clock"
 	"privacycore/shared/nin"
 	"privacycore/shared/personkey"
 )
 
+// Relation kinds on a CHILD#/PARENT# pair.
+const (
+	relationParent = "parental_responsibility"
+	relationFoster = "foster"
+)
+
 // SetParent implements notices.Relations: both sides in one transaction,
 // so either person finds the relation with one Query. Repeating it
-// overwrites the same two items.
+// overwrites the same two items. The parent's side carries the dates the
+// child turns 12 and 16, which the age-transition job finds by index.
 func (s *Store) SetParent(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
+	return s.setRelation(ctx, relationParent, parent, child, childBirth, since)
+}
+
+// SetFoster records a foster relation: known, so that a decision can say
+// why a foster parent has no access, but it gives none.
+func (s *Store) SetFoster(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
+	return s.setRelation(ctx, relationFoster, parent, child, childBirth, since)
+}
+
+func (s *Store) setRelation(ctx context.Context, kind string, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
 	ppk, cpk := PersonPK(parent), PersonPK(child)
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	parentSide := map[string]types.AttributeValue{
+		"pk": str(ppk), "sk": str(skChild + string(child)), "childKey": str(string(child)), "kind": str(kind),
+		"childBirthDate": str(childBirth.String()), "since": str(since.UTC().Format(time.RFC3339)),
+		"mirrorPk": str(cpk), "mirrorSk": str(skParent + string(parent)),
+	}
+	if kind == relationParent {
+		parentSide[Turns12Attr] = str(clock.AddYears(childBirth, 12).String())
+		parentSide[Turns16Attr] = str(clock.AddYears(childBirth, 16).String())
+	}
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.Table, Item: map[string]types.AttributeValue{
-			"pk": str(ppk), "sk": str(skChild + string(child)), "childKey": str(string(child)),
-			"childBirthDate": str(childBirth.String()), "since": str(since.UTC().Format(time.RFC3339)),
-			"mirrorPk": str(cpk), "mirrorSk": str(skParent + string(parent)),
-		}}},
+		{Put: &types.Put{TableName: &s.Table, Item: parentSide}},
 		{Put: &types.Put{TableName: &s.Table, Item: map[string]types.AttributeValue{
 			"pk": str(cpk), "sk": str(skParent + string(parent)), "parentKey": str(string(parent)),
 			"since":    str(since.UTC().Format(time.RFC3339)),
@@ -37,6 +60,16 @@ func (s *Store) SetParent(ctx context.Context, parent, child personkey.Key, chil
 	}
 	return nil
 }
+
+// The sparse indexes of the age-transition job: only parental links carry
+// these attributes, the date (YYYY-MM-DD, Europe/Oslo civil date) the child
+// turns 12 or 16.
+const (
+	Turns12Attr  = "turns12"
+	Turns16Attr  = "turns16"
+	Turns12Index = "ByTurns12"
+	Turns16Index = "ByTurns16"
+)
 
 // EndParent implements notices.Relations.
 func (s *Store) EndParent(ctx context.Context, parent, child personkey.Key) error {

@@ -32,6 +32,10 @@ const (
 	ParentalResponsibilitySet  Type = "parental_responsibility_set"
 	ParentalResponsibilityEnds Type = "parental_responsibility_ended"
 	PersonIDChanged            Type = "person_id_changed"
+	// Foster care gives no access through the portal; it is recorded so a
+	// decision can say so (rule foster_parent) instead of "no relation".
+	FosterCareSet   Type = "foster_care_set"
+	FosterCareEnded Type = "foster_care_ended"
 )
 
 // ErrUnsupported marks a notice of an unknown type or version: well formed,
@@ -48,7 +52,7 @@ type Notice struct {
 	EventTime time.Time
 	Person    nin.ID // death, death_annulled
 	Annuls    string // death_annulled: the id of the death notice it annuls
-	Parent    nin.ID // parental_responsibility_*
+	Parent    nin.ID // parental_responsibility_*, foster_care_* (the foster parent)
 	Child     nin.ID // parental_responsibility_*
 	Previous  nin.ID // person_id_changed
 	Current   nin.ID // person_id_changed
@@ -125,7 +129,7 @@ func Parse(body []byte) (Notice, error) {
 		if err == nil {
 			n.Annuls = *w.Annuls
 		}
-	case ParentalResponsibilitySet, ParentalResponsibilityEnds:
+	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
 		err = only(w, "parent", "child")
 		if err == nil {
 			n.Parent, err = personID("parent", w.Parent)

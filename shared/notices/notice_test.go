@@ -122,7 +122,7 @@ func FuzzParse(f *testing.F) {
 			if n.Person.Digits() == "" || n.Annuls == "" {
 				t.Fatal("annulment incomplete")
 			}
-		case notices.ParentalResponsibilitySet, notices.ParentalResponsibilityEnds:
+		case notices.ParentalResponsibilitySet, notices.ParentalResponsibilityEnds, notices.FosterCareSet, notices.FosterCareEnded:
 			if n.Parent.Digits() == "" || n.Child.Digits() == "" || n.Parent == n.Child {
 				t.Fatal("parental notice incomplete")
 			}

@@ -28,6 +28,8 @@ const (
 	OutcomeAlreadyAnnulled       Outcome = "death_already_annulled"
 	OutcomeParentSet             Outcome = "parental_responsibility_set"
 	OutcomeParentEnded           Outcome = "parental_responsibility_ended"
+	OutcomeFosterSet             Outcome = "foster_care_set"
+	OutcomeFosterEnded           Outcome = "foster_care_ended"
 	OutcomeIgnoredDeceased       Outcome = "ignored_person_deceased"
 	OutcomePersonMoved           Outcome = "person_id_changed"
 	OutcomeDeathAlreadyDifferent Outcome = "ignored_other_death_registered"
@@ -69,6 +71,7 @@ type Grants interface {
 // Relations stores parental responsibility, one item on each side.
 type Relations interface {
 	SetParent(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error
+	SetFoster(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error
 	EndParent(ctx context.Context, parent, child personkey.Key) error
 }
 
@@ -111,7 +114,7 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		o, err = p.death(ctx, n, received)
 	case DeathAnnulled:
 		o, err = p.Deaths.AnnulDeath(ctx, p.Keys.Key(n.Person), n.Annuls, n.ID, p.Now().UTC())
-	case ParentalResponsibilitySet, ParentalResponsibilityEnds:
+	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
 		o, err = p.parental(ctx, n)
 	case PersonIDChanged:
 		_, err = p.Mover.MovePerson(ctx, p.Keys.Key(n.Previous), p.Keys.Key(n.Current))
@@ -152,8 +155,11 @@ func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Ou
 
 func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
 	parent, child := p.Keys.Key(n.Parent), p.Keys.Key(n.Child)
-	if n.Type == ParentalResponsibilityEnds {
+	switch n.Type {
+	case ParentalResponsibilityEnds:
 		return OutcomeParentEnded, p.Relations.EndParent(ctx, parent, child)
+	case FosterCareEnded:
+		return OutcomeFosterEnded, p.Relations.EndParent(ctx, parent, child)
 	}
 	for _, k := range []personkey.Key{parent, child} {
 		dead, err := p.Deaths.Deceased(ctx, k)
@@ -163,6 +169,9 @@ func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
 		if dead {
 			return OutcomeIgnoredDeceased, nil
 		}
+	}
+	if n.Type == FosterCareSet {
+		return OutcomeFosterSet, p.Relations.SetFoster(ctx, parent, child, n.Child.BirthDate(), n.EventTime)
 	}
 	return OutcomeParentSet, p.Relations.SetParent(ctx, parent, child, n.Child.BirthDate(), n.EventTime)
 }

@@ -1,0 +1,200 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"privacycore/shared/access"
+	"privacycore/shared/consent"
+	"privacycore/shared/domain"
+	"privacycore/shared/nin"
+	"privacycore/shared/personkey"
+)
+
+// skSettings is the person's current privacy settings (emergency block,
+// patient record and summary care record access).
+const skSettings = "SETTINGS"
+
+// skUsage prefixes usage-log entries.
+const skUsage = "USAGE#"
+
+// Records are the stored facts about one represented person, and the
+// actor's link to them.
+type Records struct {
+	Subject    access.Person // Birth is set only when a child link gives it
+	Link       *access.Link
+	Grant      *access.Grant
+	ChildBirth nin.Date
+}
+
+// AccessRecords reads, in one BatchGetItem (one round trip, retried only for
+// unprocessed keys), the subject's consent, settings and death marker and,
+// when the actor is someone else, the actor's child link to the subject and
+// the subject's power of attorney to the actor.
+func (s *Store) AccessRecords(ctx context.Context, actor, subject personkey.Key) (Records, error) {
+	spk := PersonPK(subject)
+	keys := []map[string]types.AttributeValue{itemKey(spk, skConsent), itemKey(spk, skSettings), itemKey(spk, skDeceased)}
+	if actor != subject {
+		apk := PersonPK(actor)
+		keys = append(keys, itemKey(apk, skChild+string(subject)), itemKey(apk, skGrantReceived+string(subject)))
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return Records{}, err
+	}
+	r := Records{Subject: access.Person{Consent: consent.State{Status: consent.StatusNone}}}
+	for _, it := range items {
+		sk := str(it["sk"])
+		switch {
+		case sk == skConsent:
+			var c consentItem
+			if err := attributevalue.UnmarshalMap(it, &c); err != nil {
+				return Records{}, fmt.Errorf("decode consent: %w", err)
+			}
+			r.Subject.Consent = consent.State{Status: consent.Status(c.Status), Level: consent.Level(c.Level), PatientTravel: c.PatientTravel, Version: c.Version}
+		case sk == skSettings:
+			st, err := decodeSettings(it)
+			if err != nil {
+				return Records{}, err
+			}
+			r.Subject.Settings = st
+		case sk == skDeceased:
+			status := str(it["status"])
+			r.Subject.Deceased = status == deathPending || status == deathPurged
+		case strings.HasPrefix(sk, skChild):
+			r.Link = &access.Link{Foster: str(it["kind"]) == relationFoster}
+			if d, err := parseDate(str(it["childBirthDate"])); err == nil {
+				r.ChildBirth = d
+				r.Subject.Birth = d
+			}
+		case strings.HasPrefix(sk, skGrantReceived):
+			var g grantItem
+			if err := attributevalue.UnmarshalMap(it, &g); err != nil {
+				return Records{}, fmt.Errorf("decode grant: %w", err)
+			}
+			pg := g.grant()
+			r.Grant = &access.Grant{Areas: pg.Areas, ValidFrom: pg.ValidFrom, ValidTo: pg.ValidTo}
+		}
+	}
+	return r, nil
+}
+
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	var items []map[string]types.AttributeValue
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, fmt.Errorf("batch get: %w", err)
+		}
+		items = append(items, out.Responses[s.Table]...)
+		if len(out.UnprocessedKeys) == 0 || len(out.UnprocessedKeys[s.Table].Keys) == 0 {
+			return items, nil
+		}
+		if attempt == maxBatchAttempts {
+			return nil, fmt.Errorf("batch get: keys still unprocessed after %d attempts", attempt)
+		}
+		req = out.UnprocessedKeys
+		if err := s.Sleep(ctx, backoff); err != nil {
+			return nil, err
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func decodeSettings(it map[string]types.AttributeValue) (access.Settings, error) {
+	var v struct {
+		EmergencyBlock       bool `dynamodbav:"emergencyBlock"`
+		PatientRecordRemoved bool `dynamodbav:"patientRecordRemoved"`
+		SCRAccessRemoved     bool `dynamodbav:"scrAccessRemoved"`
+		SCROptedOut          bool `dynamodbav:"scrOptedOut"`
+	}
+	if err := attributevalue.UnmarshalMap(it, &v); err != nil {
+		return access.Settings{}, fmt.Errorf("decode settings: %w", err)
+	}
+	return access.Settings(v), nil
+}
+
+func parseDate(s string) (nin.Date, error) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return nin.Date{}, err
+	}
+	return nin.Date{Year: t.Year(), Month: t.Month(), Day: t.Day()}, nil
+}
+
+// Usage is one usage-log entry: when, which service (or a login), and in
+// which role the actor acted. It holds no details of the use.
+type Usage struct {
+	ID      string
+	At      time.Time
+	Kind    string // "use", "login", "parent_access_restricted", "parent_access_ended"
+	Service string
+	By      access.Role
+}
+
+// AppendUsage adds an entry to the person's usage log; it expires after
+// retention (the table's TTL deletes it).
+func (s *Store) AppendUsage(ctx context.Context, key personkey.Key, u Usage, retention time.Duration) error {
+	item := map[string]types.AttributeValue{
+		"pk":        &types.AttributeValueMemberS{Value: PersonPK(key)},
+		"sk":        &types.AttributeValueMemberS{Value: skUsage + u.At.UTC().Format(timeLayout) + "#" + u.ID},
+		"id":        &types.AttributeValueMemberS{Value: u.ID},
+		"at":        &types.AttributeValueMemberS{Value: u.At.UTC().Format(timeLayout)},
+		"kind":      &types.AttributeValueMemberS{Value: u.Kind},
+		"by":        &types.AttributeValueMemberS{Value: string(u.By)},
+		"expiresAt": &types.AttributeValueMemberN{Value: strconv.FormatInt(u.At.Add(retention).Unix(), 10)},
+	}
+	if u.Service != "" {
+		item["service"] = &types.AttributeValueMemberS{Value: u.Service}
+	}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item}); err != nil {
+		return fmt.Errorf("append usage: %w", err)
+	}
+	return nil
+}
+
+// UsageLog returns up to limit entries, newest first, and the next cursor.
+func (s *Store) UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]Usage, string, error) {
+	pk := PersonPK(key)
+	in := &dynamodb.QueryInput{
+		TableName:              &s.Table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: skUsage},
+		},
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(int32(limit)),
+	}
+	if cursor != "" {
+		sk, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || !strings.HasPrefix(string(sk), skUsage) {
+			return nil, "", domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
+		}
+		in.ExclusiveStartKey = itemKey(pk, string(sk))
+	}
+	out, err := s.DB.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("query usage log: %w", err)
+	}
+	entries := make([]Usage, 0, len(out.Items))
+	for _, it := range out.Items {
+		at, _ := time.Parse(timeLayout, str(it["at"]))
+		entries = append(entries, Usage{ID: str(it["id"]), At: at, Kind: str(it["kind"]), Service: str(it["service"]), By: access.Role(str(it["by"]))})
+	}
+	next := ""
+	if sk, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
+		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
+	}
+	return entries, next, nil
+}

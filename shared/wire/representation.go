@@ -1,0 +1,62 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"privacycore/shared/accessapi"
+	"privacycore/shared/agejob"
+	"privacycore/shared/domain"
+	"privacycore/shared/representationapi"
+)
+
+// AccessAPI builds the access-decision and usage-log function.
+func AccessAPI(env Env) (HTTPHandler, error) {
+	keys, err := env.keyer()
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	retention := accessapi.DefaultRetention
+	if v := env.Getenv("USAGE_LOG_RETENTION_DAYS"); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 1 {
+			return nil, fmt.Errorf("USAGE_LOG_RETENTION_DAYS must be a positive number of days, got %q", v)
+		}
+		retention = time.Duration(days) * 24 * time.Hour
+	}
+	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger()})
+	return h.Handle, nil
+}
+
+// RepresentationAPI builds the powers-of-attorney and person-selector function.
+func RepresentationAPI(env Env) (HTTPHandler, error) {
+	keys, err := env.keyer()
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	h := representationapi.New(representationapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Log: env.logger()})
+	return h.Handle, nil
+}
+
+// AgeTransitions builds the daily job that ends parents' access at 16.
+func AgeTransitions(env Env) (ScheduleHandler, error) {
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	j := &agejob.Job{Store: store, Now: env.Now, Log: env.logger()}
+	return func(ctx context.Context) error {
+		_, err := j.Run(ctx)
+		return err
+	}, nil
+}
