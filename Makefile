@@ -8,6 +8,8 @@ PYTHON    ?= python3
 BIN       := bin
 PID       ?= 14838500073
 SCOPE     ?=
+# Largest bootstrap `make size` accepts (10 MB; cold starts grow with it).
+MAX_BINARY ?= 10000000
 GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
 
 .PHONY: run token personkey test unit lint fmt-check vet staticcheck template-check bench size build clean
@@ -72,7 +74,8 @@ size:
 	@mkdir -p $(BIN)/lambda
 	@for f in functions/*/; do n=$$(basename $$f); \
 		$(GOBUILD_LAMBDA) -o $(BIN)/lambda/$$n/bootstrap ./$$f || exit 1; \
-		printf '%-24s %9d bytes\n' "$$n" $$(stat -c %s $(BIN)/lambda/$$n/bootstrap); done
+		sz=$$(stat -c %s $(BIN)/lambda/$$n/bootstrap); printf '%-24s %9d bytes\n' "$$n" $$sz; \
+		if [ $$sz -gt $(MAX_BINARY) ]; then echo "$$n is over $(MAX_BINARY) bytes"; exit 1; fi; done
 
 build: size
 
@@ -100,3 +103,15 @@ build-RepresentationFunction:
 
 build-AgeTransitionsFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/age-transitions
+
+build-ProfileFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/profile
+
+build-SettingsFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/settings
+
+build-FormsFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms
+
+build-FormsWorkerFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms-worker

@@ -36,7 +36,13 @@ type Builder func(wire.Env) (any, error)
 
 // HTTP adapts a typed HTTP constructor to a Builder.
 func HTTP(build func(wire.Env) (wire.HTTPHandler, error)) Builder {
-	return func(e wire.Env) (any, error) { return build(e) }
+	return func(e wire.Env) (any, error) {
+		h, err := build(e)
+		if err != nil {
+			return nil, err
+		}
+		return wire.Observe(e, h), nil // as wire.Start does in Lambda
+	}
 }
 
 // Registry maps a function's logical id in template.yaml to its builder.
@@ -49,6 +55,10 @@ var Registry = map[string]Builder{
 	"AccessFunction":         HTTP(wire.AccessAPI),
 	"RepresentationFunction": HTTP(wire.RepresentationAPI),
 	"AgeTransitionsFunction": Schedule(wire.AgeTransitions),
+	"SettingsFunction":       HTTP(wire.SettingsAPI),
+	"FormsFunction":          HTTP(wire.FormsAPI),
+	"FormsWorkerFunction":    SQS(wire.FormsWorker),
+	"ProfileFunction":        HTTP(wire.ProfileAPI),
 }
 
 // maxRequestBody is API Gateway's payload limit; handlers apply their own.
@@ -66,6 +76,9 @@ type Runner struct {
 	// (0, the default, leaves it to the queue, as Lambda does). Set it
 	// before Start or Serve.
 	RetryDelay time.Duration
+	// OnExchange, if set, is called with every event a handler answered and
+	// its response; tests check them against the API contract (apispec.Check).
+	OnExchange func(events.APIGatewayV2HTTPRequest, events.APIGatewayV2HTTPResponse)
 	routes     []route
 	consumers  []consumer
 	schedules  []schedule
@@ -168,6 +181,9 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.Log.Error("handler returned an error", "function", rt.Function, "route", rt.Key(), "err", err)
 		problem(w, http.StatusInternalServerError, "internal_error", "Internal Server Error")
 		return
+	}
+	if r.OnExchange != nil {
+		r.OnExchange(ev, resp)
 	}
 	for k, v := range resp.Headers {
 		w.Header().Set(k, v)

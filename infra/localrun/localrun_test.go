@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"privacycore/infra/apispec"
 	"privacycore/infra/devjwt"
 	"privacycore/infra/emulator"
 	"privacycore/infra/localrun"
@@ -53,6 +54,12 @@ func newRunner(t *testing.T, local *stack.Local, tmpl *stack.Template, reg map[s
 	r, err := localrun.New(local, reg, v, io.Discard, discard, localrun.NewClock(nil))
 	if err != nil {
 		t.Fatalf("localrun.New: %v", err)
+	}
+	if _, ok := reg["ConsentFunction"]; ok {
+		// The real functions: every request the test makes is held to the API contract.
+		r.OnExchange = func(ev events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) {
+			apispec.Check(t, ev, resp)
+		}
 	}
 	return r, v
 }

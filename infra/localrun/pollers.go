@@ -21,7 +21,13 @@ import (
 
 // SQS adapts a typed SQS-consumer constructor to a Builder.
 func SQS(build func(wire.Env) (wire.SQSHandler, error)) Builder {
-	return func(e wire.Env) (any, error) { return build(e) }
+	return func(e wire.Env) (any, error) {
+		h, err := build(e)
+		if err != nil {
+			return nil, err
+		}
+		return wire.Observe(e, h), nil // as wire.Start does in Lambda
+	}
 }
 
 // QueueAPI is the part of the SQS client the queue pollers use.

@@ -14,7 +14,13 @@ import (
 
 // Schedule adapts a typed scheduled-function constructor to a Builder.
 func Schedule(build func(wire.Env) (wire.ScheduleHandler, error)) Builder {
-	return func(e wire.Env) (any, error) { return build(e) }
+	return func(e wire.Env) (any, error) {
+		h, err := build(e)
+		if err != nil {
+			return nil, err
+		}
+		return wire.Observe(e, h), nil // as wire.Start does in Lambda
+	}
 }
 
 // ErrUnknownFunction is returned by Trigger for a function the template

@@ -11,7 +11,6 @@ import (
 
 	"privacycore/infra/localrun"
 	"privacycore/infra/stack"
-	"privacycore/shared/personkey"
 )
 
 // testNames are the local names the unit tests resolve testdata/resolve.yaml with.
@@ -286,7 +285,7 @@ func TestRealTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(%s): %v", path, err)
 	}
-	res, err := tmpl.Resolve(testNames(map[string]string{"PersonKeySecret": personkey.DevSecret}))
+	res, err := tmpl.Resolve(testNames(map[string]string{"PersonKeySecretParameter": "/s1/person-key-secret"}))
 	if err != nil {
 		t.Fatalf("Resolve(%s): %v", path, err)
 	}
@@ -324,13 +323,16 @@ func TestRealTemplate(t *testing.T) {
 
 	t.Run("functions get the Globals environment resolved", func(t *testing.T) {
 		for _, f := range res.Functions {
-			for _, k := range []string{"TABLE_NAME", "PERSON_KEY_SECRET", "LOG_LEVEL", "STAGE"} {
+			for _, k := range []string{"TABLE_NAME", "PERSON_KEY_SECRET_PARAM", "LOG_LEVEL", "STAGE", "METRICS_NAMESPACE"} {
 				if f.Env[k] == "" {
 					t.Errorf("function %s: %s is empty", f.LogicalID, k)
 				}
 			}
-			if got, want := f.Env["PERSON_KEY_SECRET"], personkey.DevSecret; got != want {
-				t.Errorf("function %s: PERSON_KEY_SECRET got %q, want the override %q", f.LogicalID, got, want)
+			if got, want := f.Env["PERSON_KEY_SECRET_PARAM"], "/s1/person-key-secret"; got != want {
+				t.Errorf("function %s: PERSON_KEY_SECRET_PARAM got %q, want the override %q", f.LogicalID, got, want)
+			}
+			if _, ok := f.Env["PERSON_KEY_SECRET"]; ok {
+				t.Errorf("function %s: the secret itself is in the template's environment; it belongs in Parameter Store", f.LogicalID)
 			}
 		}
 	})

@@ -31,12 +31,21 @@ func New(t testing.TB) *stack.Local {
 	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := stack.Up(ctx, tmpl, srv, "t"+hex.EncodeToString(b[:]), map[string]string{"PersonKeySecret": personkey.DevSecret})
+	name := "t" + hex.EncodeToString(b[:])
+	// Each test stack has its own secret parameter, as each has its own table.
+	secret := "/" + name + "/person-key-secret"
+	l, err := stack.Up(ctx, tmpl, srv, name, map[string]string{"PersonKeySecretParameter": secret})
 	if err != nil {
+		t.Fatalf("provision test stack: %v", err)
+	}
+	if err := l.PutSecret(ctx, secret, personkey.DevSecret); err != nil {
 		t.Fatalf("provision test stack: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := l.Down(context.Background()); err != nil {
+			t.Logf("teardown: %v", err)
+		}
+		if err := l.DeleteSecret(context.Background(), secret); err != nil {
 			t.Logf("teardown: %v", err)
 		}
 	})

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -159,17 +158,9 @@ func (h *Handler) usageLog(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	limit := 50
-	if v, ok := req.QueryStringParameters["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_query", "limit must be a whole number from 1 to 100.")
-		}
-		limit = n
-	}
-	cursor := req.QueryStringParameters["cursor"]
-	if len(cursor) > 512 {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
+	limit, cursor, err := httpapi.Page(req, 50)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	entries, next, err := h.Store.UsageLog(ctx, h.Keys.Key(caller.ID), limit, cursor)
 	if err != nil {

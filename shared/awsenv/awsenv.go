@@ -4,7 +4,8 @@
 // whose shared-config, SSO and IMDS providers a Lambda function never uses
 // and which would add about 3 MB to every binary and to its cold start.
 // The local runner sets the same variables to point at the emulator, so there
-// is no separate code path for local.
+// is no separate code path for local. Where Lambda names an X-Ray daemon
+// (Tracing: Active), every SDK call is traced as a subsegment (package xray).
 package awsenv
 
 import (
@@ -12,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"privacycore/shared/xray"
 )
 
 // Config returns the SDK configuration described by getenv.
@@ -34,5 +37,6 @@ func Config(getenv func(string) string) (aws.Config, error) {
 	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)
 	}
+	xray.Instrument(&cfg, getenv)
 	return cfg, nil
 }

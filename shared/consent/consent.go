@@ -89,6 +89,9 @@ type Reason string
 const (
 	ReasonWithdrawal Reason = "consent_withdrawn"
 	ReasonDeath      Reason = "death"
+	// ReasonSCROptOut: the summary care record content of an opt-out that
+	// was not restored within 30 days.
+	ReasonSCROptOut Reason = "scr_opt_out"
 )
 
 // ReceiptStatus says whether a deletion has finished.

@@ -86,6 +86,9 @@ type Withdrawal struct {
 	// are deleted with the consent.
 	ConfirmCascade bool
 	IfMatch        *int64
+	// EvenWithoutConsent records a withdrawal for someone who never
+	// consented (a paper form for a child): their data is deleted all the same.
+	EvenWithoutConsent bool
 }
 
 // Get returns the person's current consent.
@@ -156,7 +159,9 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 	}
 	switch cur.Status {
 	case StatusNone:
-		return Receipt{}, domain.Errorf(domain.ENotFound, "no_consent", "There is no consent to withdraw.")
+		if !w.EvenWithoutConsent {
+			return Receipt{}, domain.Errorf(domain.ENotFound, "no_consent", "There is no consent to withdraw.")
+		}
 	case StatusWithdrawn:
 		if cur.WithdrawalID == "" {
 			// Withdrawn by the register at death: the data waits for the

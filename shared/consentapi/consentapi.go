@@ -31,7 +31,14 @@ type Handler struct {
 	Consent *consent.Service
 	Keys    *personkey.Keyer
 	Log     *slog.Logger
+	// Metrics, if set, counts consent changes by action and level.
+	Metrics Metrics
 	router  *httpapi.Router
+}
+
+// Metrics counts consent changes (package metrics implements it).
+type Metrics interface {
+	Consent(ctx context.Context, action, level string)
 }
 
 // New returns a handler with its routes registered.
@@ -128,6 +135,9 @@ func (h *Handler) put(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	h.Log.InfoContext(ctx, "consent set", "level", string(st.Level), "version", st.Version)
+	if h.Metrics != nil {
+		h.Metrics.Consent(ctx, "set", string(st.Level))
+	}
 	return stateResponse(http.StatusOK, st)
 }
 
@@ -154,6 +164,9 @@ func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	h.Log.InfoContext(ctx, "consent withdrawn", "receipt", r.ID, "status", string(r.Status))
+	if h.Metrics != nil {
+		h.Metrics.Consent(ctx, "withdraw", "")
+	}
 	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
 }
 
@@ -162,17 +175,9 @@ func (h *Handler) history(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	limit := 20
-	if v, ok := req.QueryStringParameters["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_query", "limit must be a whole number from 1 to 100.")
-		}
-		limit = n
-	}
-	cursor := req.QueryStringParameters["cursor"]
-	if len(cursor) > 512 {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
+	limit, cursor, err := httpapi.Page(req, 20)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	evs, next, err := h.Consent.History(ctx, p, limit, cursor)
 	if err != nil {

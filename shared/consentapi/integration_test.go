@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"privacycore/infra/apispec"
 	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
@@ -79,6 +80,7 @@ func (f *fixture) do(ev events.APIGatewayV2HTTPRequest) response {
 	if err != nil {
 		f.t.Fatalf("handler returned error %v (handlers must answer with a response)", err)
 	}
+	apispec.Check(f.t, ev, resp)
 	r := response{Status: resp.StatusCode, Headers: resp.Headers, Raw: resp.Body}
 	if resp.Body != "" {
 		if err := json.Unmarshal([]byte(resp.Body), &r.Body); err != nil {
@@ -430,6 +432,7 @@ func TestWithdrawResumesAfterCrash(t *testing.T) {
 	svc := &consent.Service{Store: crashing, Eraser: crashing, Grants: crashing, Now: f.clock.Now, NewID: domain.NewID}
 	h := consentapi.New(svc, f.keys, obs.NewLogger(syncWriter(f.logs), nil))
 	resp, _ := h.Handle(context.Background(), f.event("withdraw"))
+	apispec.Check(t, f.event("withdraw"), resp)
 	if resp.StatusCode != 500 || strings.Contains(resp.Body, "injected") {
 		t.Fatalf("crashed withdraw: got %d %s, want 500 without internal text", resp.StatusCode, resp.Body)
 	}

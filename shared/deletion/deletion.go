@@ -37,6 +37,8 @@ type Job struct {
 	ID     string
 	Person personkey.Key
 	Reason consent.Reason
+	// Scope is what the purge erases; empty means everything (a death).
+	Scope  consent.Scope
 	Status Status
 	DueAt  time.Time
 }
@@ -147,6 +149,8 @@ type Purger struct {
 	Deaths   Deaths
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Metrics, if set, is told of every finished purge.
+	Metrics PurgeMetrics
 }
 
 // Purge erases the job's person, keeping only deletion receipts and the
@@ -166,7 +170,11 @@ func (p *Purger) Purge(ctx context.Context, jobID string) error {
 	if err := p.Receipts.EnsureReceipt(ctx, job.Person, r); err != nil {
 		return fmt.Errorf("create receipt: %w", err)
 	}
-	r, err = p.Eraser.Erase(ctx, job.Person, job.ID, consent.ScopeEverything)
+	scope := job.Scope
+	if scope == "" {
+		scope = consent.ScopeEverything
+	}
+	r, err = p.Eraser.Erase(ctx, job.Person, job.ID, scope)
 	if err != nil {
 		return fmt.Errorf("erase: %w", err)
 	}
@@ -183,5 +191,8 @@ func (p *Purger) Purge(ctx context.Context, jobID string) error {
 		deleted += n
 	}
 	p.Log.InfoContext(ctx, "purged", "job", job.ID, "items", deleted)
+	if p.Metrics != nil {
+		p.Metrics.Purged(ctx, string(job.Reason), deleted)
+	}
 	return nil
 }

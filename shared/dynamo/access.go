@@ -166,35 +166,45 @@ func (s *Store) AppendUsage(ctx context.Context, key personkey.Key, u Usage, ret
 
 // UsageLog returns up to limit entries, newest first, and the next cursor.
 func (s *Store) UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]Usage, string, error) {
-	pk := PersonPK(key)
+	items, next, err := s.newestFirst(ctx, PersonPK(key), skUsage, limit, cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("query usage log: %w", err)
+	}
+	entries := make([]Usage, 0, len(items))
+	for _, it := range items {
+		at, _ := time.Parse(timeLayout, str(it["at"]))
+		entries = append(entries, Usage{ID: str(it["id"]), At: at, Kind: str(it["kind"]), Service: str(it["service"]), By: access.Role(str(it["by"]))})
+	}
+	return entries, next, nil
+}
+
+// newestFirst reads one page of a partition's items under a sort-key
+// prefix, newest first. The cursor is the last sort key of the previous
+// page, base64url-encoded; one outside the prefix is refused.
+func (s *Store) newestFirst(ctx context.Context, pk, prefix string, limit int, cursor string) ([]map[string]types.AttributeValue, string, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              &s.Table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: skUsage},
+			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix},
 		},
 		ScanIndexForward: aws.Bool(false),
 		Limit:            aws.Int32(int32(limit)),
 	}
 	if cursor != "" {
 		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(sk), skUsage) {
+		if err != nil || !strings.HasPrefix(string(sk), prefix) {
 			return nil, "", domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
 		}
 		in.ExclusiveStartKey = itemKey(pk, string(sk))
 	}
 	out, err := s.DB.Query(ctx, in)
 	if err != nil {
-		return nil, "", fmt.Errorf("query usage log: %w", err)
-	}
-	entries := make([]Usage, 0, len(out.Items))
-	for _, it := range out.Items {
-		at, _ := time.Parse(timeLayout, str(it["at"]))
-		entries = append(entries, Usage{ID: str(it["id"]), At: at, Kind: str(it["kind"]), Service: str(it["service"]), By: access.Role(str(it["by"]))})
+		return nil, "", err
 	}
 	next := ""
 	if sk, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
 		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
 	}
-	return entries, next, nil
+	return out.Items, next, nil
 }

@@ -2,10 +2,8 @@ package dynamo
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -131,30 +129,12 @@ func (s *Store) Apply(ctx context.Context, key personkey.Key, next consent.State
 
 // History implements consent.Store with one Query, newest first.
 func (s *Store) History(ctx context.Context, key personkey.Key, limit int, cursor string) ([]consent.Event, string, error) {
-	pk := PersonPK(key)
-	in := &dynamodb.QueryInput{
-		TableName:              &s.Table,
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk},
-			":p":  &types.AttributeValueMemberS{Value: skConsentLog},
-		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(int32(limit)),
-	}
-	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(sk), skConsentLog) {
-			return nil, "", domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
-		}
-		in.ExclusiveStartKey = itemKey(pk, string(sk))
-	}
-	out, err := s.DB.Query(ctx, in)
+	page, next, err := s.newestFirst(ctx, PersonPK(key), skConsentLog, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("query consent history: %w", err)
 	}
 	var items []eventItem
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+	if err := attributevalue.UnmarshalListOfMaps(page, &items); err != nil {
 		return nil, "", fmt.Errorf("decode consent history: %w", err)
 	}
 	evs := make([]consent.Event, 0, len(items))
@@ -164,10 +144,6 @@ func (s *Store) History(ctx context.Context, key personkey.Key, limit int, curso
 			ID: it.ID, At: at, Action: consent.Action(it.Action), Level: consent.Level(it.Level),
 			PatientTravel: it.PatientTravel, Channel: consent.Channel(it.Channel), Version: it.Version,
 		})
-	}
-	next := ""
-	if sk, ok := out.LastEvaluatedKey["sk"].(*types.AttributeValueMemberS); ok {
-		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
 	}
 	return evs, next, nil
 }

@@ -7,6 +7,8 @@
 //	CONSENT                       current consent state (kept on withdrawal)
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
+//	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
+//	SCR#g<generation>#...         summary care record content (purged 30 days after an opt-out)
 //	RECEIPT#<id>                  deletion receipts (always kept)
 //	DECEASED                      death registered: status, job (always kept; no health data)
 //	ANNULLED#<death notice id>    an annulment that arrived before its death notice
@@ -90,10 +92,13 @@ func keeps(sk string, scope consent.Scope) bool {
 	if strings.HasPrefix(sk, skReceipt) || sk == skDeceased {
 		return true
 	}
+	if isSCR, deletes := scrScope(sk, scope); isSCR {
+		return !deletes
+	}
 	if scope == consent.ScopeEverything {
 		return false
 	}
-	return sk == skConsent || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
+	return sk == skConsent || sk == skSettings || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
 		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled)
 }
 

@@ -36,6 +36,7 @@ type jobItem struct {
 	JobID       string `dynamodbav:"jobId"`
 	PersonKey   string `dynamodbav:"personKey"`
 	Reason      string `dynamodbav:"reason"`
+	Scope       string `dynamodbav:"scope,omitempty"`
 	Status      string `dynamodbav:"status"`
 	DueAt       string `dynamodbav:"dueAt"`
 	DueBucket   string `dynamodbav:"dueBucket,omitempty"`
@@ -115,7 +116,7 @@ func (s *Store) Start(ctx context.Context, id string) (deletion.Job, bool, error
 	}
 	due, _ := time.Parse(timeLayout, it.DueAt)
 	return deletion.Job{
-		ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason),
+		ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Scope: consent.Scope(it.Scope),
 		Status: deletion.Status(it.Status), DueAt: due,
 	}, true, nil
 }

@@ -30,10 +30,16 @@ type Caller struct {
 
 // CallerFrom returns the caller from the claims the API Gateway JWT
 // authorizer (or the local runner) placed in the request context.
+//
+// Citizen routes use it; an operator's token (scope OperatorScope) is
+// refused here, so operators cannot act on citizens' own routes.
 func CallerFrom(req events.APIGatewayV2HTTPRequest) (Caller, error) {
 	a := req.RequestContext.Authorizer
 	if a == nil || a.JWT == nil {
 		return Caller{}, domain.Errorf(domain.EUnauthorized, "missing_token", "A valid bearer token is required.")
+	}
+	if hasScope(a.JWT, OperatorScope) {
+		return Caller{}, domain.Errorf(domain.EForbidden, "operator_token", "Operator tokens cannot use citizens' routes.")
 	}
 	raw, ok := a.JWT.Claims[PIDClaim]
 	if !ok || raw == "" {
@@ -44,6 +50,36 @@ func CallerFrom(req events.APIGatewayV2HTTPRequest) (Caller, error) {
 		return Caller{}, domain.Errorf(domain.EUnauthorized, "invalid_token", "The token's person identifier is not valid.")
 	}
 	return Caller{ID: id, Scopes: a.JWT.Scopes}, nil
+}
+
+// OperatorScope is the scope of operators who key in paper forms.
+const OperatorScope = "forms:write"
+
+// OperatorFrom checks that the caller is an operator (scope forms:write).
+// API Gateway enforces the scope too (AuthorizationScopes in the template).
+func OperatorFrom(req events.APIGatewayV2HTTPRequest) error {
+	a := req.RequestContext.Authorizer
+	if a == nil || a.JWT == nil {
+		return domain.Errorf(domain.EUnauthorized, "missing_token", "A valid bearer token is required.")
+	}
+	if !hasScope(a.JWT, OperatorScope) {
+		return domain.Errorf(domain.EForbidden, "insufficient_scope", "This route is for operators (scope forms:write).")
+	}
+	return nil
+}
+
+func hasScope(j *events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, scope string) bool {
+	for _, s := range j.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	for _, s := range strings.Fields(j.Claims["scope"]) {
+		if s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // Body returns the request body, decoded from base64 if API Gateway encoded

@@ -71,3 +71,22 @@ func (s Sender) SendPurges(ctx context.Context, ids []string) error {
 	}
 	return nil
 }
+
+// SendOneAPI is the part of the SQS client Single uses.
+type SendOneAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Single sends one message at a time to a queue.
+type Single struct {
+	SQS      SendOneAPI
+	QueueURL string
+}
+
+// Send sends body.
+func (s Single) Send(ctx context.Context, body string) error {
+	if _, err := s.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &s.QueueURL, MessageBody: &body}); err != nil {
+		return fmt.Errorf("send message: %w", err)
+	}
+	return nil
+}

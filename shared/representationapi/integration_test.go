@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"privacycore/infra/apispec"
 	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
@@ -132,6 +133,7 @@ func (w *world) call(fn, name, pid, body, id string) resp {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	apispec.Check(w.t, ev, out)
 	r := resp{Status: out.StatusCode, Raw: out.Body}
 	_ = json.Unmarshal([]byte(out.Body), &r.Body)
 	return r

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"privacycore/shared/access"
 	"privacycore/shared/accessapi"
 	"privacycore/shared/agejob"
 	"privacycore/shared/domain"
@@ -30,7 +31,9 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 		}
 		retention = time.Duration(days) * 24 * time.Hour
 	}
-	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger()})
+	m := env.Metrics()
+	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger(),
+		Decided: func(ctx context.Context, d access.Decision) { m.Decision(ctx, d.Allowed, string(d.Rule)) }})
 	return h.Handle, nil
 }
 

@@ -5,6 +5,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,9 +24,9 @@ import (
 	"privacycore/shared/deletion"
 	"privacycore/shared/domain"
 	"privacycore/shared/dynamo"
+	"privacycore/shared/metrics"
 	"privacycore/shared/notices"
 	"privacycore/shared/obs"
-	"privacycore/shared/personkey"
 	"privacycore/shared/queue"
 	"privacycore/shared/workers"
 )
@@ -58,12 +59,30 @@ func Start[H any](build func(Env) (H, error)) {
 		log.Error("read AWS config", "err", err)
 		os.Exit(1)
 	}
-	h, err := build(Env{AWS: cfg, Getenv: os.Getenv, Log: os.Stdout, Now: time.Now})
+	env := Env{AWS: cfg, Getenv: os.Getenv, Log: os.Stdout, Now: time.Now}
+	h, err := build(env)
 	if err != nil {
 		log.Error("build handler", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(Observe(env, h))
+}
+
+// Observe wraps a built handler with what every function of its kind gets
+// without its constructor knowing: an HTTP handler counts and times every
+// request per route (metrics.Emitter.HTTP). Start and the local runner both
+// call it, so it covers every HttpApi function in template.yaml.
+func Observe[H any](env Env, h H) H {
+	if hh, ok := any(h).(HTTPHandler); ok {
+		return any(env.Metrics().HTTP(hh)).(H)
+	}
+	return h
+}
+
+// Metrics returns the function's metrics emitter: CloudWatch Embedded Metric
+// Format lines on the function's log writer, under METRICS_NAMESPACE.
+func (e Env) Metrics() *metrics.Emitter {
+	return metrics.New(e.Log, e.Getenv("METRICS_NAMESPACE"), e.logger())
 }
 
 // ConsentAPI builds the consent function.
@@ -78,7 +97,9 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
-	return consentapi.New(svc, keys, log).Handle, nil
+	h := consentapi.New(svc, keys, log)
+	h.Metrics = env.Metrics()
+	return h.Handle, nil
 }
 
 // NoticeWorker builds the population-register notice consumer.
@@ -97,7 +118,8 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 		Keys: keys, Ledger: store, Deaths: store, Consents: svc, Grants: store, Relations: store, Mover: store,
 		Now: env.Now, Log: log,
 	}
-	return (&workers.Notices{Processor: p, Log: log, Now: env.Now}).Handle, nil
+	m := env.Metrics()
+	return m.SQS("notice-worker", (&workers.Notices{Processor: p, Log: log, Now: env.Now, Metrics: m}).Handle), nil
 }
 
 // Sweeper builds the scheduled function that queues due deletion jobs.
@@ -111,8 +133,16 @@ func Sweeper(env Env) (ScheduleHandler, error) {
 		return nil, err
 	}
 	s := &deletion.Sweeper{Jobs: store, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
+	m := env.Metrics()
 	return func(ctx context.Context) error {
-		_, err := s.Sweep(ctx)
+		queued, err := s.Sweep(ctx)
+		m.Swept(ctx, queued)
+		// Count even after a failed sweep: the alarm needs the number most then.
+		overdue, cerr := deletion.Overdue(ctx, store, env.Now())
+		if cerr != nil {
+			return errors.Join(err, cerr)
+		}
+		m.Overdue(ctx, overdue)
 		return err
 	}, nil
 }
@@ -124,8 +154,9 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log}
-	return (&workers.Purges{Purger: p, Log: log}).Handle, nil
+	m := env.Metrics()
+	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log, Metrics: m}
+	return m.SQS("purge-worker", (&workers.Purges{Purger: p, Log: log}).Handle), nil
 }
 
 func (e Env) store() (*dynamo.Store, error) {
@@ -146,16 +177,4 @@ func (e Env) require(name string) (string, error) {
 		return "", fmt.Errorf("environment variable %s is not set", name)
 	}
 	return v, nil
-}
-
-func (e Env) keyer() (*personkey.Keyer, error) {
-	secret, err := e.require("PERSON_KEY_SECRET")
-	if err != nil {
-		return nil, err
-	}
-	k, err := personkey.New([]byte(secret))
-	if err != nil {
-		return nil, fmt.Errorf("PERSON_KEY_SECRET: %w", err)
-	}
-	return k, nil
 }

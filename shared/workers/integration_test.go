@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"privacycore/infra/apispec"
 	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
@@ -130,6 +131,7 @@ func (w *world) api(pid, fixture string, body string) (int, map[string]any) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	apispec.Check(w.t, ev, resp)
 	var m map[string]any
 	_ = json.Unmarshal([]byte(resp.Body), &m)
 	return resp.StatusCode, m

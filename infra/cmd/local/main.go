@@ -90,9 +90,14 @@ func run(args []string) error {
 		return err
 	}
 	defer srv.Stop()
-	params := map[string]string{"PersonKeySecret": personkey.DevSecret}
+	// The functions read the person-key secret from Parameter Store, as in
+	// AWS; the emulator's holds the development secret.
+	params := map[string]string{"PersonKeySecretParameter": "/privacycore/local/person-key-secret"}
 	local, err := stack.Up(ctx, tmpl, srv, "privacycore-local", params)
 	if err != nil {
+		return err
+	}
+	if err := local.PutSecret(ctx, params["PersonKeySecretParameter"], personkey.DevSecret); err != nil {
 		return err
 	}
 	verifier := devjwt.Verifier{Issuer: tmpl.Param("JwtIssuer", params), Audience: tmpl.Param("JwtAudience", params), Now: time.Now}

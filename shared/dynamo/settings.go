@@ -1,0 +1,164 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"privacycore/shared/consent"
+	"privacycore/shared/deletion"
+	"privacycore/shared/domain"
+	"privacycore/shared/personkey"
+	"privacycore/shared/settings"
+)
+
+// skSCR prefixes summary care record content: SCR#g<generation>#...
+const skSCR = "SCR#g"
+
+// ScopeSCR is the erase scope that deletes summary care record content of
+// generations up to gen and nothing else.
+func ScopeSCR(gen int) consent.Scope { return consent.Scope("scr:" + strconv.Itoa(gen)) }
+
+// scrScope reports whether scope is an SCR scope and whether it deletes sk.
+func scrScope(sk string, scope consent.Scope) (isSCR, deletes bool) {
+	g, ok := strings.CutPrefix(string(scope), "scr:")
+	if !ok {
+		return false, false
+	}
+	upTo, err := strconv.Atoi(g)
+	if err != nil || !strings.HasPrefix(sk, skSCR) {
+		return true, false
+	}
+	rest := strings.TrimPrefix(sk, skSCR)
+	n, _, _ := strings.Cut(rest, "#")
+	gen, err := strconv.Atoi(n)
+	return true, err == nil && gen <= upTo
+}
+
+type settingsItem struct {
+	PK                   string `dynamodbav:"pk"`
+	SK                   string `dynamodbav:"sk"`
+	EmergencyBlock       bool   `dynamodbav:"emergencyBlock"`
+	PatientRecordRemoved bool   `dynamodbav:"patientRecordRemoved"`
+	SCRAccessRemoved     bool   `dynamodbav:"scrAccessRemoved"`
+	SCROptedOut          bool   `dynamodbav:"scrOptedOut"`
+	SCROptedOutAt        string `dynamodbav:"scrOptedOutAt,omitempty"`
+	SCRGeneration        int    `dynamodbav:"scrGeneration"`
+	SCRPurgeJob          string `dynamodbav:"scrPurgeJob,omitempty"`
+	Version              int64  `dynamodbav:"version"`
+}
+
+// Settings returns a person's privacy settings (all off if never set).
+func (s *Store) Settings(ctx context.Context, key personkey.Key) (settings.State, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(PersonPK(key), skSettings), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return settings.State{}, fmt.Errorf("get settings: %w", err)
+	}
+	if out.Item == nil {
+		return settings.State{}, nil
+	}
+	var it settingsItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return settings.State{}, fmt.Errorf("decode settings: %w", err)
+	}
+	at, _ := time.Parse(timeLayout, it.SCROptedOutAt)
+	return settings.State{
+		EmergencyBlock: it.EmergencyBlock, PatientRecordRemoved: it.PatientRecordRemoved, SCRAccessRemoved: it.SCRAccessRemoved,
+		SCROptedOut: it.SCROptedOut, SCROptedOutAt: at, SCRGeneration: it.SCRGeneration, SCRPurgeJob: it.SCRPurgeJob, Version: it.Version,
+	}, nil
+}
+
+// SaveSettings writes the new state (if still at version Expect), the
+// opt-out record, and creates or cancels a deletion job, in one transaction.
+func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.Update) error {
+	pk := PersonPK(key)
+	n := u.Next
+	it := settingsItem{
+		PK: pk, SK: skSettings, EmergencyBlock: n.EmergencyBlock, PatientRecordRemoved: n.PatientRecordRemoved,
+		SCRAccessRemoved: n.SCRAccessRemoved, SCROptedOut: n.SCROptedOut, SCRGeneration: n.SCRGeneration, SCRPurgeJob: n.SCRPurgeJob, Version: n.Version,
+	}
+	if !n.SCROptedOutAt.IsZero() {
+		it.SCROptedOutAt = n.SCROptedOutAt.UTC().Format(timeLayout)
+	}
+	state, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	put := &types.Put{TableName: &s.Table, Item: state}
+	if u.Expect == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		put.ConditionExpression = aws.String("#v = :v")
+		put.ExpressionAttributeNames = map[string]string{"#v": "version"}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(u.Expect, 10)}}
+	}
+	c := u.Change
+	record := map[string]types.AttributeValue{
+		"pk":      &types.AttributeValueMemberS{Value: pk},
+		"sk":      &types.AttributeValueMemberS{Value: skOptOut + string(c.Setting) + "#" + c.At.UTC().Format(timeLayout) + "#" + c.ID},
+		"setting": &types.AttributeValueMemberS{Value: string(c.Setting)},
+		"value":   &types.AttributeValueMemberS{Value: c.Value},
+		"by":      &types.AttributeValueMemberS{Value: string(c.By)},
+		"channel": &types.AttributeValueMemberS{Value: string(c.Channel)},
+		"at":      &types.AttributeValueMemberS{Value: c.At.UTC().Format(timeLayout)},
+	}
+	if c.FormID != "" {
+		record["formId"] = &types.AttributeValueMemberS{Value: c.FormID}
+	}
+	items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: &s.Table, Item: record}}}
+	if j := u.NewJob; j != nil {
+		job, err := attributevalue.MarshalMap(jobItem{
+			PK: jobPK(j.ID), SK: skJob, JobID: j.ID, PersonKey: string(j.Person), Reason: string(j.Reason), Scope: string(j.Scope),
+			Status: string(deletion.StatusPending), DueAt: j.DueAt.UTC().Format(timeLayout), DueBucket: dueBucket,
+			CreatedAt: c.At.UTC().Format(timeLayout),
+		})
+		if err != nil {
+			return fmt.Errorf("encode job: %w", err)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: job, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	if u.CancelJob != "" {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: &s.Table, Key: itemKey(jobPK(u.CancelJob), skJob),
+			UpdateExpression:         aws.String("SET #s = :cancelled REMOVE dueBucket"),
+			ConditionExpression:      aws.String("#s IN (:pending, :queued)"),
+			ExpressionAttributeNames: map[string]string{"#s": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":cancelled": &types.AttributeValueMemberS{Value: string(deletion.StatusCancelled)},
+				":pending":   &types.AttributeValueMemberS{Value: string(deletion.StatusPending)},
+				":queued":    &types.AttributeValueMemberS{Value: string(deletion.StatusQueued)},
+			},
+		}})
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if failed := cancelledConditions(err); failed != nil {
+		if len(failed) > 3 && failed[len(failed)-1] && u.CancelJob != "" {
+			return domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")
+		}
+		return domain.Errorf(domain.EConflict, "concurrent_update", "The settings were changed by another request at the same time. Read them again and retry.")
+	}
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	return nil
+}
+
+// SettingsStore adapts Store to settings.Store.
+type SettingsStore struct{ *Store }
+
+// Settings implements settings.Store.
+func (s SettingsStore) Settings(ctx context.Context, key personkey.Key) (settings.State, error) {
+	return s.Store.Settings(ctx, key)
+}
+
+// Save implements settings.Store.
+func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.Update) error {
+	return s.Store.SaveSettings(ctx, key, u)
+}

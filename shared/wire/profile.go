@@ -1,0 +1,27 @@
+package wire
+
+import (
+	"privacycore/shared/contactregister"
+	"privacycore/shared/domain"
+	"privacycore/shared/profile"
+	"privacycore/shared/profileapi"
+)
+
+// ProfileAPI builds the profile function. Contact details come from the
+// contact register's stand-in (contactregister.Fake) until a real adapter
+// exists.
+func ProfileAPI(env Env) (HTTPHandler, error) {
+	keys, err := env.keyer()
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	svc := &profile.Service{
+		Store: store, Consents: store, Parents: store, Contacts: contactregister.Fake{},
+		Now: env.Now, NewID: domain.NewID,
+	}
+	return profileapi.New(svc, keys, env.logger()).Handle, nil
+}

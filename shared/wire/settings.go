@@ -1,0 +1,85 @@
+package wire
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"privacycore/shared/consent"
+	"privacycore/shared/domain"
+	"privacycore/shared/dynamo"
+	"privacycore/shared/forms"
+	"privacycore/shared/formsapi"
+	"privacycore/shared/queue"
+	"privacycore/shared/settings"
+	"privacycore/shared/settingsapi"
+	"privacycore/shared/workers"
+)
+
+func (e Env) settingsService(store *dynamo.Store) *settings.Service {
+	return &settings.Service{Store: dynamo.SettingsStore{Store: store}, Now: e.Now, NewID: domain.NewID, SCRScope: dynamo.ScopeSCR}
+}
+
+func (e Env) childRecordAge() (int, error) {
+	v := e.Getenv("CHILD_PATIENT_RECORD_AGE")
+	if v == "" {
+		return settings.DefaultChildPatientRecordAge, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 18 {
+		return 0, fmt.Errorf("CHILD_PATIENT_RECORD_AGE must be an age from 1 to 18, got %q", v)
+	}
+	return n, nil
+}
+
+// SettingsAPI builds the privacy-settings function.
+func SettingsAPI(env Env) (HTTPHandler, error) {
+	keys, err := env.keyer()
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	age, err := env.childRecordAge()
+	if err != nil {
+		return nil, err
+	}
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store, Keys: keys, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
+	return h.Handle, nil
+}
+
+// FormsAPI builds the operators' paper-form function.
+func FormsAPI(env Env) (HTTPHandler, error) {
+	keys, err := env.keyer()
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	url, err := env.require("FORMS_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	h := formsapi.New(formsapi.Handler{Store: store, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Log: env.logger()})
+	return h.Handle, nil
+}
+
+// FormsWorker builds the consumer that applies paper forms.
+func FormsWorker(env Env) (SQSHandler, error) {
+	store, err := env.store()
+	if err != nil {
+		return nil, err
+	}
+	age, err := env.childRecordAge()
+	if err != nil {
+		return nil, err
+	}
+	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
+	p := &forms.Processor{Store: store, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
+	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
+}
