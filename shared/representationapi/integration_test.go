@@ -1,14 +1,11 @@
 package representationapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"privacycore/infra/apispec"
-	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
 	"privacycore/shared/dynamo"
@@ -27,11 +23,7 @@ import (
 	"privacycore/shared/wire"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	emulator.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 const (
 	kari     = "14838500073" // born 1985; Kari's child and grantor in the fixtures
@@ -41,28 +33,11 @@ const (
 	stranger = "01924810056" // born 1948; no relation to anyone
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type world struct {
 	t       *testing.T
 	local   *stack.Local
 	clock   *testenv.Clock
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 	keys    *personkey.Keyer
 	fns     map[string]wire.HTTPHandler
 	notices wire.SQSHandler
@@ -74,7 +49,7 @@ var testDay = time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, local: testenv.New(t), clock: testenv.NewClock(testDay, time.Millisecond), logs: &syncBuffer{}, fns: map[string]wire.HTTPHandler{}}
+	w := &world{t: t, local: testenv.New(t), clock: testenv.NewClock(testDay, time.Millisecond), logs: &testenv.Buffer{}, fns: map[string]wire.HTTPHandler{}}
 	w.keys, _ = personkey.New([]byte(personkey.DevSecret))
 	env := func(fn string) wire.Env {
 		f, ok := w.local.Function(fn)
@@ -181,18 +156,7 @@ func (w *world) key(pid string) personkey.Key {
 
 func (w *world) sortKeys(pid string) []string {
 	w.t.Helper()
-	out, err := w.local.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName: aws.String(w.local.Table("PrivacyTable")), KeyConditionExpression: aws.String("pk = :pk"), ConsistentRead: aws.Bool(true),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: dynamo.PersonPK(w.key(pid))}},
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var sks []string
-	for _, it := range out.Items {
-		sks = append(sks, it["sk"].(*types.AttributeValueMemberS).Value)
-	}
-	return sks
+	return testenv.SortKeys(w.t, w.local, dynamo.PersonPK(w.key(pid)))
 }
 
 func prefixCount(sks []string, prefix string) int {

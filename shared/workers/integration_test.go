@@ -1,15 +1,12 @@
 package workers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/infra/apispec"
-	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
 	"privacycore/shared/dynamo"
@@ -30,11 +26,7 @@ import (
 	"privacycore/shared/wire"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	emulator.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Synthetic people of the fixtures.
 const (
@@ -51,7 +43,7 @@ type world struct {
 	t       *testing.T
 	local   *stack.Local
 	clock   *testenv.Clock
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 	keys    *personkey.Keyer
 	consent wire.HTTPHandler
 	notices wire.SQSHandler
@@ -60,26 +52,9 @@ type world struct {
 	msgSeq  int
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, local: testenv.New(t), clock: testenv.NewClock(day0, time.Millisecond), logs: &syncBuffer{}}
+	w := &world{t: t, local: testenv.New(t), clock: testenv.NewClock(day0, time.Millisecond), logs: &testenv.Buffer{}}
 	w.keys, _ = personkey.New([]byte(personkey.DevSecret))
 	env := func(fn string) wire.Env {
 		f, ok := w.local.Function(fn)
@@ -198,18 +173,7 @@ func (w *world) sweepAndPurge() int {
 
 func (w *world) sortKeys(pk string) []string {
 	w.t.Helper()
-	out, err := w.local.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName: aws.String(w.local.Table("PrivacyTable")), KeyConditionExpression: aws.String("pk = :pk"), ConsistentRead: aws.Bool(true),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var sks []string
-	for _, it := range out.Items {
-		sks = append(sks, it["sk"].(*types.AttributeValueMemberS).Value)
-	}
-	return sks
+	return testenv.SortKeys(w.t, w.local, pk)
 }
 
 func (w *world) item(pk, sk string) map[string]any {
