@@ -80,6 +80,13 @@ func start(ctx context.Context, bin string, port int, logw io.Writer) (*Server, 
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
+			// The answer must come from our process, not from another
+			// emulator that took the port first.
+			select {
+			case <-s.done:
+				return nil, errors.New("moto_server exited (port taken by another server)")
+			case <-time.After(200 * time.Millisecond):
+			}
 			return s, nil
 		}
 		select {

@@ -68,6 +68,10 @@ type Service struct {
 	Grants Grants
 	Now    func() time.Time
 	NewID  func() string
+	// Deaths, if set, stops consent being given for someone registered dead.
+	Deaths interface {
+		Deceased(ctx context.Context, key personkey.Key) (bool, error)
+	}
 }
 
 // Change asks to give consent or change its level.
@@ -131,6 +135,15 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 	}
 	if cur.Status == StatusActive && cur.Level == c.Level && cur.PatientTravel == c.PatientTravel {
 		return cur, nil
+	}
+	if s.Deaths != nil {
+		dead, err := s.Deaths.Deceased(ctx, p.Key)
+		if err != nil {
+			return State{}, fmt.Errorf("check death marker: %w", err)
+		}
+		if dead {
+			return State{}, domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
+		}
 	}
 	now := s.Now().UTC()
 	action := ActionGive

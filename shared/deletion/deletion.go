@@ -119,10 +119,21 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	}
 	now := s.Now()
 	total := 0
+	// The index is eventually consistent: a job just marked queued may come
+	// back for a moment. Each job is sent once per sweep, and a page with
+	// nothing new ends it (the next sweep picks up whatever is left).
+	seen := map[string]bool{}
 	for {
-		ids, err := s.Jobs.Due(ctx, now, page)
+		found, err := s.Jobs.Due(ctx, now, page)
 		if err != nil {
 			return total, fmt.Errorf("find due jobs: %w", err)
+		}
+		var ids []string
+		for _, id := range found {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
 		}
 		if len(ids) == 0 {
 			break

@@ -71,6 +71,9 @@ func (s *Store) AccessRecords(ctx context.Context, actor, subject personkey.Key)
 			status := str(it["status"])
 			r.Subject.Deceased = status == deathPending || status == deathPurged
 		case strings.HasPrefix(sk, skChild):
+			if b, ok := it["ended"].(*types.AttributeValueMemberBOOL); ok && b.Value {
+				continue // ended: no relation
+			}
 			r.Link = &access.Link{Foster: str(it["kind"]) == relationFoster}
 			if d, err := parseDate(str(it["childBirthDate"])); err == nil {
 				r.ChildBirth = d
@@ -207,4 +210,21 @@ func (s *Store) newestFirst(ctx context.Context, pk, prefix string, limit int, c
 		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
 	}
 	return out.Items, next, nil
+}
+
+// Barred says why a person may not use logged-in services at all right now
+// ("emergency_block" or "deceased"), or "" if nothing bars them. Consent
+// levels are each feature's own business; this is the common floor.
+func (s *Store) Barred(ctx context.Context, key personkey.Key) (string, error) {
+	r, err := s.AccessRecords(ctx, key, key)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case r.Subject.Deceased:
+		return "deceased", nil
+	case r.Subject.Settings.EmergencyBlock:
+		return "emergency_block", nil
+	}
+	return "", nil
 }

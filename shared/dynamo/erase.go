@@ -160,6 +160,7 @@ type erasable struct {
 	SK       string `dynamodbav:"sk"`
 	MirrorPK string `dynamodbav:"mirrorPk"`
 	MirrorSK string `dynamodbav:"mirrorSk"`
+	Ended    bool   `dynamodbav:"ended"` // a relation's tombstone (see endRelation)
 }
 
 // eachPage queries the whole partition, keys only, one page at a time.

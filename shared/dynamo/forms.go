@@ -101,5 +101,9 @@ func (s *Store) IsParent(ctx context.Context, parent, child personkey.Key) (bool
 	if err != nil {
 		return false, fmt.Errorf("get parental link: %w", err)
 	}
-	return out.Item != nil && str(out.Item["kind"]) != relationFoster, nil
+	if out.Item == nil {
+		return false, nil
+	}
+	ended, _ := out.Item["ended"].(*types.AttributeValueMemberBOOL)
+	return str(out.Item["kind"]) == relationParent && (ended == nil || !ended.Value), nil
 }

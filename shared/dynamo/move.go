@@ -63,9 +63,15 @@ func (s *Store) moveItem(ctx context.Context, it map[string]types.AttributeValue
 		return err
 	}
 	actions = append(actions, twin...)
-	if str(it["sk"]) == skDeceased && str(it["jobId"]) != "" {
+	// Items that name a deletion job: the death marker, and the settings
+	// while a summary care record opt-out waits for its purge.
+	job := str(it["jobId"])
+	if str(it["sk"]) == skSettings {
+		job = str(it["scrPurgeJob"])
+	}
+	if (str(it["sk"]) == skDeceased || str(it["sk"]) == skSettings) && job != "" {
 		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
-			TableName: &s.Table, Key: itemKey(jobPK(str(it["jobId"])), skJob),
+			TableName: &s.Table, Key: itemKey(jobPK(job), skJob),
 			UpdateExpression:          aws.String("SET personKey = :k"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: string(to)}},

@@ -38,27 +38,79 @@ func (s *Store) SetFoster(ctx context.Context, parent, child personkey.Key, chil
 func (s *Store) setRelation(ctx context.Context, kind string, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
 	ppk, cpk := PersonPK(parent), PersonPK(child)
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	at := str(since.UTC().Format(time.RFC3339))
 	parentSide := map[string]types.AttributeValue{
 		"pk": str(ppk), "sk": str(skChild + string(child)), "childKey": str(string(child)), "kind": str(kind),
-		"childBirthDate": str(childBirth.String()), "since": str(since.UTC().Format(time.RFC3339)),
+		"childBirthDate": str(childBirth.String()), "since": at,
 		"mirrorPk": str(cpk), "mirrorSk": str(skParent + string(parent)),
 	}
 	if kind == relationParent {
 		parentSide[Turns12Attr] = str(clock.AddYears(childBirth, 12).String())
 		parentSide[Turns16Attr] = str(clock.AddYears(childBirth, 16).String())
 	}
-	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.Table, Item: parentSide}},
-		{Put: &types.Put{TableName: &s.Table, Item: map[string]types.AttributeValue{
-			"pk": str(cpk), "sk": str(skParent + string(parent)), "parentKey": str(string(parent)),
-			"since":    str(since.UTC().Format(time.RFC3339)),
-			"mirrorPk": str(ppk), "mirrorSk": str(skChild + string(child)),
-		}}},
-	}})
+	childSide := map[string]types.AttributeValue{
+		"pk": str(cpk), "sk": str(skParent + string(parent)), "parentKey": str(string(parent)), "kind": str(kind),
+		"since": at, "mirrorPk": str(ppk), "mirrorSk": str(skChild + string(child)),
+	}
+	return s.writeRelation(ctx, parentSide, childSide, "attribute_not_exists(pk) OR since <= :since", nil, map[string]types.AttributeValue{":since": at})
+}
+
+// writeRelation writes both sides of a relation if the condition holds on
+// both. Notices come from a standard queue in any order: the condition lets
+// only a notice at least as new as what is stored win; an older one is
+// ignored, which is success.
+func (s *Store) writeRelation(ctx context.Context, parentSide, childSide map[string]types.AttributeValue, cond string, names map[string]string, vals map[string]types.AttributeValue) error {
+	put := func(item map[string]types.AttributeValue) types.TransactWriteItem {
+		return types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: item, ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: vals}}
+	}
+	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put(parentSide), put(childSide)}})
+	if cancelledConditions(err) != nil {
+		return nil // a newer relation or ending is already stored
+	}
 	if err != nil {
-		return fmt.Errorf("set parental responsibility: %w", err)
+		return fmt.Errorf("write parental relation: %w", err)
 	}
 	return nil
+}
+
+// Relation ends are tombstones on both sides (ended, with the end time), so
+// an older "set" notice that arrives afterwards cannot bring the relation
+// back. Tombstones carry no birthday attributes, so the age job skips them,
+// and every reader treats them as no relation.
+
+// EndParentAt implements notices.Relations for parental responsibility.
+func (s *Store) EndParentAt(ctx context.Context, parent, child personkey.Key, at time.Time) error {
+	return s.endRelation(ctx, relationParent, parent, child, at)
+}
+
+// EndFosterAt implements notices.Relations for foster care; it never ends
+// a parental relation.
+func (s *Store) EndFosterAt(ctx context.Context, parent, child personkey.Key, at time.Time) error {
+	return s.endRelation(ctx, relationFoster, parent, child, at)
+}
+
+// EndParent implements agejob.Store: parents' access ends at 16.
+func (s *Store) EndParent(ctx context.Context, parent, child personkey.Key) error {
+	return s.endRelation(ctx, relationParent, parent, child, s.Now())
+}
+
+func (s *Store) endRelation(ctx context.Context, kind string, parent, child personkey.Key, at time.Time) error {
+	ppk, cpk := PersonPK(parent), PersonPK(child)
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	when := str(at.UTC().Format(time.RFC3339))
+	side := func(pk, sk, mpk, msk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{
+			"pk": str(pk), "sk": str(sk), "kind": str(kind), "since": when, "ended": &types.AttributeValueMemberBOOL{Value: true},
+			"mirrorPk": str(mpk), "mirrorSk": str(msk),
+		}
+	}
+	return s.writeRelation(ctx,
+		side(ppk, skChild+string(child), cpk, skParent+string(parent)),
+		side(cpk, skParent+string(parent), ppk, skChild+string(child)),
+		"attribute_not_exists(pk) OR (since <= :since AND #k = :kind)",
+		map[string]string{"#k": "kind"},
+		map[string]types.AttributeValue{":since": when, ":kind": str(kind)})
 }
 
 // The sparse indexes of the age-transition job: only parental links carry
@@ -70,18 +122,6 @@ const (
 	Turns12Index = "ByTurns12"
 	Turns16Index = "ByTurns16"
 )
-
-// EndParent implements notices.Relations.
-func (s *Store) EndParent(ctx context.Context, parent, child personkey.Key) error {
-	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.Table, Key: itemKey(PersonPK(parent), skChild+string(child))}},
-		{Delete: &types.Delete{TableName: &s.Table, Key: itemKey(PersonPK(child), skParent+string(parent))}},
-	}})
-	if err != nil {
-		return fmt.Errorf("end parental responsibility: %w", err)
-	}
-	return nil
-}
 
 // Children lists the person keys a parent has parental responsibility for.
 func (s *Store) Children(ctx context.Context, parent personkey.Key) ([]personkey.Key, error) {
@@ -96,7 +136,9 @@ func (s *Store) Parents(ctx context.Context, child personkey.Key) ([]personkey.K
 func (s *Store) relatedKeys(ctx context.Context, pk, prefix string) ([]personkey.Key, error) {
 	var keys []personkey.Key
 	err := s.eachPrefix(ctx, pk, prefix, func(k erasable) error {
-		keys = append(keys, personkey.Key(strings.TrimPrefix(k.SK, prefix)))
+		if !k.Ended {
+			keys = append(keys, personkey.Key(strings.TrimPrefix(k.SK, prefix)))
+		}
 		return nil
 	})
 	return keys, err
@@ -129,7 +171,7 @@ func (s *Store) eachPrefix(ctx context.Context, pk, prefix string, fn func(erasa
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
 		TableName:              &s.Table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ProjectionExpression:   aws.String("pk, sk, mirrorPk, mirrorSk"),
+		ProjectionExpression:   aws.String("pk, sk, mirrorPk, mirrorSk, ended"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix},
 		},
@@ -144,6 +186,9 @@ func (s *Store) eachPrefix(ctx context.Context, pk, prefix string, fn func(erasa
 			var k erasable
 			k.PK, k.SK = str(it["pk"]), str(it["sk"])
 			k.MirrorPK, k.MirrorSK = str(it["mirrorPk"]), str(it["mirrorSk"])
+			if b, ok := it["ended"].(*types.AttributeValueMemberBOOL); ok {
+				k.Ended = b.Value
+			}
 			if err := fn(k); err != nil {
 				return err
 			}

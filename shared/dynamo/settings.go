@@ -139,7 +139,7 @@ func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.
 	}
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed := cancelledConditions(err); failed != nil {
-		if len(failed) > 3 && failed[len(failed)-1] && u.CancelJob != "" {
+		if u.CancelJob != "" && failed[len(failed)-1] && !failed[0] {
 			return domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")
 		}
 		return domain.Errorf(domain.EConflict, "concurrent_update", "The settings were changed by another request at the same time. Read them again and retry.")

@@ -68,6 +68,9 @@ type Submission struct {
 
 var formIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// ValidID reports whether id can be a form id.
+func ValidID(id string) bool { return formIDPattern.MatchString(id) }
+
 // Work is what the queue carries: keys and birth dates, never person ids.
 type Work struct {
 	Version      int           `json:"version"`

@@ -120,7 +120,11 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := httpapi.OperatorFrom(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	rec, ok, err := h.Store.Form(ctx, req.PathParameters["formId"])
+	id := req.PathParameters["formId"]
+	if !forms.ValidID(id) {
+		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.ENotFound, "form_not_found", "No form with this id.")
+	}
+	rec, ok, err := h.Store.Form(ctx, id)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}

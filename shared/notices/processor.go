@@ -72,7 +72,8 @@ type Grants interface {
 type Relations interface {
 	SetParent(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error
 	SetFoster(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error
-	EndParent(ctx context.Context, parent, child personkey.Key) error
+	EndParentAt(ctx context.Context, parent, child personkey.Key, at time.Time) error
+	EndFosterAt(ctx context.Context, parent, child personkey.Key, at time.Time) error
 }
 
 // Mover moves everything stored under one person key to another.
@@ -157,9 +158,9 @@ func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
 	parent, child := p.Keys.Key(n.Parent), p.Keys.Key(n.Child)
 	switch n.Type {
 	case ParentalResponsibilityEnds:
-		return OutcomeParentEnded, p.Relations.EndParent(ctx, parent, child)
+		return OutcomeParentEnded, p.Relations.EndParentAt(ctx, parent, child, n.EventTime)
 	case FosterCareEnded:
-		return OutcomeFosterEnded, p.Relations.EndParent(ctx, parent, child)
+		return OutcomeFosterEnded, p.Relations.EndFosterAt(ctx, parent, child, n.EventTime)
 	}
 	for _, k := range []personkey.Key{parent, child} {
 		dead, err := p.Deaths.Deceased(ctx, k)

@@ -76,6 +76,14 @@ type Service struct {
 	Contacts ContactRegister
 	Now      func() time.Time
 	NewID    func() string
+	// Bars, if set, refuses everyone under an emergency block or registered
+	// dead, whatever their consent says.
+	Bars Bars
+}
+
+// Bars says why a person may not use logged-in services ("" if nothing does).
+type Bars interface {
+	Barred(ctx context.Context, key personkey.Key) (string, error)
 }
 
 // Open returns the subject of a request if the person may use profile
@@ -88,6 +96,15 @@ func (s *Service) Open(ctx context.Context, p Person) (Subject, error) {
 	}
 	if st.Status != consent.StatusActive || !st.Level.Includes(consent.Basic) {
 		return Subject{}, domain.Errorf(domain.EForbidden, "consent_required", "Profile settings need your consent to use Helsenorge. Give consent first.")
+	}
+	if s.Bars != nil {
+		bar, err := s.Bars.Barred(ctx, p.Key)
+		if err != nil {
+			return Subject{}, fmt.Errorf("check access: %w", err)
+		}
+		if bar != "" {
+			return Subject{}, domain.Errorf(domain.EForbidden, bar, "Logged-in services are closed for this person.")
+		}
 	}
 	return Subject{p: p}, nil
 }

@@ -33,7 +33,6 @@ const (
 
 // Store is what the handler reads and writes.
 type Store interface {
-	Consent(ctx context.Context, key personkey.Key) (consent.State, error)
 	CreateGrant(ctx context.Context, g poa.Grant) error
 	Grants(ctx context.Context, key personkey.Key) (given, received []poa.Grant, err error)
 	GivenGrant(ctx context.Context, grantor personkey.Key, id string) (poa.Grant, error)
@@ -145,14 +144,20 @@ func (h *Handler) grant(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	return httpapi.JSON(http.StatusCreated, h.body(g, true), "Location", "/v1/powers-of-attorney/"+g.ID)
 }
 
-// requireConsent: giving a power of attorney is a logged-in service, which
-// needs the grantor's consent (its reach is the grantor's own access anyway).
+// requireConsent: giving or changing a power of attorney is a logged-in
+// service: it needs the grantor's active consent, and no emergency block or
+// registered death (its reach is the grantor's own access anyway).
 func (h *Handler) requireConsent(ctx context.Context, key personkey.Key) error {
-	st, err := h.Store.Consent(ctx, key)
+	recs, err := h.Store.AccessRecords(ctx, key, key)
 	if err != nil {
 		return err
 	}
-	if st.Status != consent.StatusActive {
+	switch p := recs.Subject; {
+	case p.Deceased:
+		return domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
+	case p.Settings.EmergencyBlock:
+		return domain.Errorf(domain.EForbidden, "emergency_block", "Logged-in services are blocked for you.")
+	case p.Consent.Status != consent.StatusActive:
 		return domain.Errorf(domain.EForbidden, "consent_required", "Give consent to use Helsenorge before you give a power of attorney.")
 	}
 	return nil
@@ -203,6 +208,9 @@ func (h *Handler) change(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	g, err := h.own(ctx, req)
 	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if err := h.requireConsent(ctx, g.Grantor); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	next := g

@@ -278,6 +278,12 @@ func TestSettingsForAChild(t *testing.T) {
 	if r := w.call("settings", "settings/block-child.json", both(as(kari), body(`{"blocked":false,"child":"`+teen+`"}`))); r.Status != 403 || r.Body["code"] != "reinstate_child_by_form" {
 		t.Errorf("reinstating a child in the portal: %d %s", r.Status, r.Raw)
 	}
+	if r := w.call("settings", "settings/block.json", both(as(teen), body(`{"blocked":false}`))); r.Status != 403 || r.Body["code"] != "reinstate_child_by_form" {
+		t.Errorf("the child lifting the block themself: %d %s", r.Status, r.Raw)
+	}
+	if got := w.decide(kari, "messages", teen); got != "emergency_block" {
+		t.Errorf("block lifted: %s", got)
+	}
 	if r := w.call("settings", "settings/patient-record.json", both(as(kari), body(`{"enabled":false,"child":"`+small+`"}`))); r.Status != 200 {
 		t.Errorf("child's patient record: %d %s", r.Status, r.Raw)
 	}

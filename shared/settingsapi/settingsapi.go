@@ -185,12 +185,19 @@ func (h *Handler) block(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if by == settings.ByParent && !blocked {
+	if !blocked && (by == settings.ByParent || h.callerUnder16(req)) {
 		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EForbidden, "reinstate_child_by_form",
 			"A child's access is reinstated with the paper form for children under 16.")
 	}
 	st, err := h.Settings.SetEmergencyBlock(ctx, key, blocked, settings.Who{By: by, Channel: settings.Portal})
 	return h.done(ctx, st, err, string(settings.EmergencyBlock))
+}
+
+// callerUnder16 reports whether the caller is a child: a child cannot lift
+// a block in the portal (a parent may have placed it); it takes the form.
+func (h *Handler) callerUnder16(req events.APIGatewayV2HTTPRequest) bool {
+	c, err := httpapi.CallerFrom(req)
+	return err == nil && clock.Age(c.ID.BirthDate(), h.Now()) < settings.ChildAge
 }
 
 func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

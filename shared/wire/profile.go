@@ -20,6 +20,7 @@ func ProfileAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	svc := &profile.Service{
+		Bars:  store,
 		Store: store, Consents: store, Parents: store, Contacts: contactregister.Fake{},
 		Now: env.Now, NewID: domain.NewID,
 	}

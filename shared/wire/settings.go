@@ -79,7 +79,7 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
+	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
 	p := &forms.Processor{Store: store, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

@@ -96,7 +96,7 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
+	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
 	h := consentapi.New(svc, keys, log)
 	h.Metrics = env.Metrics()
 	return h.Handle, nil
@@ -113,7 +113,7 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: env.Now, NewID: domain.NewID}
+	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
 	p := &notices.Processor{
 		Keys: keys, Ledger: store, Deaths: store, Consents: svc, Grants: store, Relations: store, Mover: store,
 		Now: env.Now, Log: log,

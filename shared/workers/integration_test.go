@@ -242,6 +242,10 @@ func TestDeathWithdrawsAtOnceAndPurgesAfter30Days(t *testing.T) {
 		t.Errorf("data deleted before day 30: %v", sks)
 	}
 
+	if s, body := w.api(ola, "give", `{"level":"full"}`); s != 403 || body["code"] != "deceased" {
+		t.Errorf("consent given again for a dead person: %d %v", s, body)
+	}
+
 	w.clock.Advance(29 * 24 * time.Hour)
 	if n := w.sweepAndPurge(); n != 0 {
 		t.Errorf("day 29: %d purges, want 0", n)
@@ -379,8 +383,19 @@ func TestParentalResponsibility(t *testing.T) {
 		t.Errorf("child's side: %v", got)
 	}
 	w.deliverOK("parental-responsibility-ended")
-	if a, b := w.sortKeys(k), w.sortKeys(c); len(a)+len(b) != 0 {
-		t.Errorf("after end: parent %v, child %v", a, b)
+	if m := w.item(k, "CHILD#"+strings.TrimPrefix(c, "P#")); m["ended"] != true || m["childBirthDate"] != nil {
+		t.Errorf("parent's side after end: %v, want a tombstone", m)
+	}
+	// The older "set" notice delivered again (a standard queue reorders and
+	// redelivers) must not bring the relation back.
+	var ev events.SQSEvent
+	testenv.LoadEvent(t, "notices/parental-responsibility-set.json", &ev)
+	ev.Records[0].Body = strings.Replace(ev.Records[0].Body, "frg-2026-000201", "frg-2026-000201-redelivered", 1)
+	if resp, _ := w.notices(context.Background(), ev); len(resp.BatchItemFailures) > 0 {
+		t.Fatal(resp.BatchItemFailures)
+	}
+	if m := w.item(k, "CHILD#"+strings.TrimPrefix(c, "P#")); m["ended"] != true {
+		t.Errorf("an older set notice revived the relation: %v", m)
 	}
 }
 
