@@ -11,11 +11,7 @@ import (
 // contact register's stand-in (contactregister.Fake) until a real adapter
 // exists.
 func ProfileAPI(env Env) (HTTPHandler, error) {
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}

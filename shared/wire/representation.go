@@ -15,11 +15,7 @@ import (
 
 // AccessAPI builds the access-decision and usage-log function.
 func AccessAPI(env Env) (HTTPHandler, error) {
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}
@@ -39,11 +35,7 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 
 // RepresentationAPI builds the powers-of-attorney and person-selector function.
 func RepresentationAPI(env Env) (HTTPHandler, error) {
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}

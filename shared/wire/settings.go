@@ -35,11 +35,7 @@ func (e Env) childRecordAge() (int, error) {
 
 // SettingsAPI builds the privacy-settings function.
 func SettingsAPI(env Env) (HTTPHandler, error) {
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +49,7 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 
 // FormsAPI builds the operators' paper-form function.
 func FormsAPI(env Env) (HTTPHandler, error) {
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}

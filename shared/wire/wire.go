@@ -27,6 +27,7 @@ import (
 	"privacycore/shared/metrics"
 	"privacycore/shared/notices"
 	"privacycore/shared/obs"
+	"privacycore/shared/personkey"
 	"privacycore/shared/queue"
 	"privacycore/shared/workers"
 )
@@ -88,11 +89,7 @@ func (e Env) Metrics() *metrics.Emitter {
 // ConsentAPI builds the consent function.
 func ConsentAPI(env Env) (HTTPHandler, error) {
 	log := env.logger()
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}
@@ -105,11 +102,7 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 // NoticeWorker builds the population-register notice consumer.
 func NoticeWorker(env Env) (SQSHandler, error) {
 	log := env.logger()
-	keys, err := env.keyer()
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.store()
+	keys, store, err := env.keysAndStore()
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +150,19 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 	m := env.Metrics()
 	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log, Metrics: m}
 	return m.SQS("purge-worker", (&workers.Purges{Purger: p, Log: log}).Handle), nil
+}
+
+// keysAndStore is what every function that handles person ids needs.
+func (e Env) keysAndStore() (*personkey.Keyer, *dynamo.Store, error) {
+	keys, err := e.keyer()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := e.store()
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, store, nil
 }
 
 func (e Env) store() (*dynamo.Store, error) {
