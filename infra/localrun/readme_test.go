@@ -3,24 +3,16 @@ package localrun_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"privacycore/infra/localrun"
-	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
 )
 
@@ -92,76 +84,29 @@ func TestTryItBlock(t *testing.T) {
 // TestReadmeTryIt runs the README's "Try it" session as written against a
 // runner on a free loopback port; the API line is the only substitution.
 func TestReadmeTryIt(t *testing.T) {
-	for _, tool := range []string{"bash", "curl", "make"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed, and the README's Try it session needs it: %v", tool, err)
-		}
-	}
-	tmplPath, err := stack.FindTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Dir(tmplPath)
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := tryItBlock(string(readme))
+	root, text := readme(t, "bash", "curl", "make")
+	block, err := tryItBlock(text)
 	if err != nil {
 		t.Fatalf("README.md: %v", err)
 	}
-
 	runner, _ := newRunner(t, testenv.New(t), realTemplate(t), localrun.Registry)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- runner.Serve(serveCtx, l) }()
-	t.Cleanup(func() {
-		stopServing()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	addr := serveWithPollers(t, runner)
 
 	lines := strings.Split(block, "\n")
 	replaced := 0
 	for i, line := range lines {
 		if line == tryItAPILine {
-			lines[i] = "API=http://" + l.Addr().String()
+			lines[i] = "API=http://" + addr
 			replaced++
 		}
 	}
 	if replaced != 1 {
 		t.Fatalf("README Try it block: got %d lines %q, want exactly 1:\n%s", replaced, tryItAPILine, block)
 	}
-	script := strings.Join(lines, "\n")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = root
-	// A second terminal: no make jobserver or flags inherited from `make test`.
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	// On timeout, kill bash and everything it started (make, go, curl).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("README Try it session failed: %v (context: %v)\nscript:\n%s\nstdout:\n%s\nstderr:\n%s", err, ctx.Err(), script, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
+	out, stderr := runSession(t, root, strings.Join(lines, "\n"))
 	ans, err := splitTryItOutput(out)
 	if err != nil {
-		t.Fatalf("output is not the five answers (PUT, GET -i, PUT, history, DELETE): %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+		t.Fatalf("output is not the five answers (PUT, GET -i, PUT, history, DELETE): %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
 	}
 
 	var put1, get, put2 struct {
