@@ -67,8 +67,8 @@ template-check:
 
 ## bench: Go benchmarks against the emulator, and the Lambda binary size
 bench: size
-	$(GO) test -run='^$$' -bench=. -count=1 ./shared/access
-	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=1 $$($(GO) list ./shared/... | grep -v '/shared/access$$')
+	$(GO) test -run='^$$' -bench=. -count=1 ./shared/domain/access
+	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=1 $$($(GO) list ./shared/... | grep -v '/shared/domain/access$$')
 
 ## size: build the functions for Lambda (linux/arm64) and print their sizes
 size:

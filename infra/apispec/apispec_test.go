@@ -22,7 +22,7 @@ import (
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
 	"privacycore/shared/domain"
-	"privacycore/shared/httpapi"
+	"privacycore/shared/http/httpapi"
 	"privacycore/shared/wire"
 )
 

@@ -27,7 +27,7 @@ import (
 
 	"privacycore/infra/devjwt"
 	"privacycore/infra/stack"
-	"privacycore/shared/httpapi"
+	"privacycore/shared/http/httpapi"
 	"privacycore/shared/wire"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/infra/emulator"
-	"privacycore/shared/awsenv"
+	"privacycore/shared/platform/awsenv"
 )
 
 // Local is the template's tables and queues, created on an emulator.

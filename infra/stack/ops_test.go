@@ -12,7 +12,7 @@ import (
 	"privacycore/infra/localrun"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
-	"privacycore/shared/metrics"
+	"privacycore/shared/platform/metrics"
 	"privacycore/shared/wire"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/personkey"
 )
 
 // New creates the template's tables and queues under a fresh stack name and

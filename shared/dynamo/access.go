@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/access"
-	"privacycore/shared/consent"
 	"privacycore/shared/domain"
-	"privacycore/shared/nin"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/access"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
 )
 
 // skSettings is the person's current privacy settings (emergency block,

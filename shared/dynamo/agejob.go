@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/agejob"
-	"privacycore/shared/nin"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/agejob"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
 )
 
 // TurningOn implements agejob.Store with one Query on a sparse birthday index.

@@ -15,13 +15,13 @@ import (
 
 	"privacycore/infra/emulator"
 	"privacycore/infra/testenv"
-	"privacycore/shared/consent"
-	"privacycore/shared/consentapi"
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
 	"privacycore/shared/dynamo"
-	"privacycore/shared/nin"
-	"privacycore/shared/obs"
-	"privacycore/shared/personkey"
+	"privacycore/shared/http/consentapi"
+	"privacycore/shared/platform/obs"
 )
 
 func TestMain(m *testing.M) {

@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/consent"
 	"privacycore/shared/domain"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/personkey"
 )
 
 // timeLayout sorts lexically in time order (fixed width, UTC).

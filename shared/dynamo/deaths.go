@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/consent"
-	"privacycore/shared/deletion"
-	"privacycore/shared/notices"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/notices"
+	"privacycore/shared/domain/personkey"
 )
 
 // Death marker statuses.

@@ -36,8 +36,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/consent"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/personkey"
 )
 
 // DB is the part of the DynamoDB client the store uses.

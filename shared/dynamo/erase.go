@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/consent"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/personkey"
 )
 
 // batchSize is the most deletes one BatchWriteItem call takes.

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"privacycore/infra/testenv"
-	"privacycore/shared/consent"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/personkey"
 	"privacycore/shared/dynamo"
-	"privacycore/shared/personkey"
 )
 
 // crashAfter lets n write calls (BatchWriteItem or UpdateItem) through and

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/forms"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/forms"
+	"privacycore/shared/domain/personkey"
 )
 
 // A form's record lives in its own partition, FORM#<form id>. It holds no

@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/consent"
-	"privacycore/shared/deletion"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/personkey"
 )
 
 // ByDueIndex is the sparse index of pending jobs: only a pending job has

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/notices"
+	"privacycore/shared/domain/notices"
 )
 
 const skNotice = "NOTICE"

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/personkey"
 )
 
 // movePage is how many items one round of a move reads.

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/deletion"
+	"privacycore/shared/domain/deletion"
 )
 
 // ByStatusIndex holds every item that has both a status and a dueAt: the

@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/access"
 	"privacycore/shared/domain"
-	"privacycore/shared/personkey"
-	"privacycore/shared/poa"
+	"privacycore/shared/domain/access"
+	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/poa"
 )
 
 // A power of attorney is two items written together: POA#GIVEN#<grantee key>

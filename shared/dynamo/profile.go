@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/personkey"
-	"privacycore/shared/profile"
+	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/profile"
 )
 
 // Profile items, all in the person's partition under one prefix, so one

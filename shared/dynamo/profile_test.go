@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"privacycore/infra/testenv"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/profile"
 	"privacycore/shared/dynamo"
-	"privacycore/shared/nin"
-	"privacycore/shared/personkey"
-	"privacycore/shared/profile"
 )
 
 var profileNow = time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/clock"
-	"privacycore/shared/nin"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/clock"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
 )
 
 // Relation kinds on a CHILD#/PARENT# pair.

@@ -12,11 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/consent"
-	"privacycore/shared/deletion"
 	"privacycore/shared/domain"
-	"privacycore/shared/personkey"
-	"privacycore/shared/settings"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/settings"
 )
 
 // skSCR prefixes summary care record content: SCR#g<generation>#...

@@ -1,10 +1,10 @@
 package wire
 
 import (
-	"privacycore/shared/contactregister"
 	"privacycore/shared/domain"
-	"privacycore/shared/profile"
-	"privacycore/shared/profileapi"
+	"privacycore/shared/domain/profile"
+	"privacycore/shared/http/profileapi"
+	"privacycore/shared/registers/contactregister"
 )
 
 // ProfileAPI builds the profile function. Contact details come from the

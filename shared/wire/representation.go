@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"privacycore/shared/access"
-	"privacycore/shared/accessapi"
-	"privacycore/shared/agejob"
 	"privacycore/shared/domain"
-	"privacycore/shared/representationapi"
+	"privacycore/shared/domain/access"
+	"privacycore/shared/domain/agejob"
+	"privacycore/shared/http/accessapi"
+	"privacycore/shared/http/representationapi"
 )
 
 // AccessAPI builds the access-decision and usage-log function.

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/personkey"
 )
 
 // keyer reads the person-key secret from the SSM Parameter Store

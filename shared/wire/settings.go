@@ -6,15 +6,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"privacycore/shared/consent"
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/forms"
+	"privacycore/shared/domain/settings"
 	"privacycore/shared/dynamo"
-	"privacycore/shared/forms"
-	"privacycore/shared/formsapi"
-	"privacycore/shared/queue"
-	"privacycore/shared/settings"
-	"privacycore/shared/settingsapi"
-	"privacycore/shared/workers"
+	"privacycore/shared/http/formsapi"
+	"privacycore/shared/http/settingsapi"
+	"privacycore/shared/sqs/queue"
+	"privacycore/shared/sqs/workers"
 )
 
 func (e Env) settingsService(store *dynamo.Store) *settings.Service {

@@ -18,18 +18,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"privacycore/shared/awsenv"
-	"privacycore/shared/consent"
-	"privacycore/shared/consentapi"
-	"privacycore/shared/deletion"
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/notices"
+	"privacycore/shared/domain/personkey"
 	"privacycore/shared/dynamo"
-	"privacycore/shared/metrics"
-	"privacycore/shared/notices"
-	"privacycore/shared/obs"
-	"privacycore/shared/personkey"
-	"privacycore/shared/queue"
-	"privacycore/shared/workers"
+	"privacycore/shared/http/consentapi"
+	"privacycore/shared/platform/awsenv"
+	"privacycore/shared/platform/metrics"
+	"privacycore/shared/platform/obs"
+	"privacycore/shared/sqs/queue"
+	"privacycore/shared/sqs/workers"
 )
 
 // HTTPHandler is the signature of every API Gateway HTTP API function.

@@ -17,7 +17,7 @@ import (
 	"privacycore/infra/emulator"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/personkey"
 	"privacycore/shared/wire"
 )
 

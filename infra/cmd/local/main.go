@@ -29,9 +29,9 @@ import (
 	"privacycore/infra/emulator"
 	"privacycore/infra/localrun"
 	"privacycore/infra/stack"
-	"privacycore/shared/nin"
-	"privacycore/shared/obs"
-	"privacycore/shared/personkey"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
+	"privacycore/shared/platform/obs"
 )
 
 func main() {

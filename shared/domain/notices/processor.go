@@ -1,0 +1,183 @@
+package notices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/personkey"
+)
+
+// Outcome is what applying a notice did; it is logged and kept in the ledger.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeDuplicate             Outcome = "duplicate"
+	OutcomeDeathRecorded         Outcome = "death_recorded"
+	OutcomeDeathAlreadyRecorded  Outcome = "death_already_recorded"
+	OutcomeDeathAnnulledEarlier  Outcome = "death_annulled_before_arrival"
+	OutcomeAnnulled              Outcome = "death_annulled"
+	OutcomeAnnulledAfterPurge    Outcome = "death_annulled_after_purge"
+	OutcomeAnnulmentBeforeDeath  Outcome = "annulment_recorded_before_death"
+	OutcomeAlreadyAnnulled       Outcome = "death_already_annulled"
+	OutcomeParentSet             Outcome = "parental_responsibility_set"
+	OutcomeParentEnded           Outcome = "parental_responsibility_ended"
+	OutcomeFosterSet             Outcome = "foster_care_set"
+	OutcomeFosterEnded           Outcome = "foster_care_ended"
+	OutcomeIgnoredDeceased       Outcome = "ignored_person_deceased"
+	OutcomePersonMoved           Outcome = "person_id_changed"
+	OutcomeDeathAlreadyDifferent Outcome = "ignored_other_death_registered"
+)
+
+// Ledger remembers which notices were applied, for longer than any
+// redelivery or replay window (see LedgerTTL).
+type Ledger interface {
+	Processed(ctx context.Context, noticeID string) (bool, error)
+	Record(ctx context.Context, noticeID string, t Type, o Outcome, at time.Time) error
+}
+
+// LedgerTTL is how long a processed notice id is remembered.
+const LedgerTTL = 400 * 24 * time.Hour
+
+// Deaths keeps the death marker and its deletion job.
+type Deaths interface {
+	// Annulled reports whether an annulment of this death notice arrived first.
+	Annulled(ctx context.Context, key personkey.Key, deathNoticeID string) (bool, error)
+	// RecordDeath writes the marker and a deletion job due at due, unless the
+	// notice was annulled first or is already recorded.
+	RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (Outcome, error)
+	// AnnulDeath cancels the death and its job if the job has not started.
+	AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID, annulNoticeID string, at time.Time) (Outcome, error)
+	// Deceased reports whether a death is registered (pending or purged).
+	Deceased(ctx context.Context, key personkey.Key) (bool, error)
+}
+
+// Consents withdraws consent when a person dies.
+type Consents interface {
+	WithdrawOnDeath(ctx context.Context, p consent.Person, at time.Time) error
+}
+
+// Grants deletes powers of attorney, both sides.
+type Grants interface {
+	DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error)
+}
+
+// Relations stores parental responsibility, one item on each side.
+type Relations interface {
+	SetParent(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error
+	SetFoster(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error
+	EndParentAt(ctx context.Context, parent, child personkey.Key, at time.Time) error
+	EndFosterAt(ctx context.Context, parent, child personkey.Key, at time.Time) error
+}
+
+// Mover moves everything stored under one person key to another.
+type Mover interface {
+	MovePerson(ctx context.Context, from, to personkey.Key) (int, error)
+}
+
+// Processor applies register notices exactly once.
+type Processor struct {
+	Keys      *personkey.Keyer
+	Ledger    Ledger
+	Deaths    Deaths
+	Consents  Consents
+	Grants    Grants
+	Relations Relations
+	Mover     Mover
+	Now       func() time.Time
+	Log       *slog.Logger
+}
+
+// Apply parses and applies one notice. received is when the notice reached
+// us (the SQS SentTimestamp, stable across redeliveries); the 30 days run
+// from it. Errors wrapping ErrInvalid or ErrUnsupported will never succeed.
+func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) (Outcome, error) {
+	n, err := Parse(body)
+	if err != nil {
+		return "", err
+	}
+	seen, err := p.Ledger.Processed(ctx, n.ID)
+	if err != nil {
+		return "", fmt.Errorf("check ledger: %w", err)
+	}
+	if seen {
+		return OutcomeDuplicate, nil
+	}
+	var o Outcome
+	switch n.Type {
+	case Death:
+		o, err = p.death(ctx, n, received)
+	case DeathAnnulled:
+		o, err = p.Deaths.AnnulDeath(ctx, p.Keys.Key(n.Person), n.Annuls, n.ID, p.Now().UTC())
+	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
+		o, err = p.parental(ctx, n)
+	case PersonIDChanged:
+		_, err = p.Mover.MovePerson(ctx, p.Keys.Key(n.Previous), p.Keys.Key(n.Current))
+		o = OutcomePersonMoved
+	default:
+		err = fmt.Errorf("%w: type %q", ErrUnsupported, n.Type) // unreachable: Parse checked
+	}
+	if err != nil {
+		return "", fmt.Errorf("apply %s notice: %w", n.Type, err)
+	}
+	if err := p.Ledger.Record(ctx, n.ID, n.Type, o, p.Now().UTC()); err != nil {
+		return "", fmt.Errorf("record notice: %w", err)
+	}
+	return o, nil
+}
+
+// death withdraws consent (channel: register) and deletes every power of
+// attorney given and received at once, then records the marker and a
+// deletion job due 30 days after receipt. Each step is idempotent, so a
+// retry after a crash between steps has the same result.
+func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Outcome, error) {
+	key := p.Keys.Key(n.Person)
+	annulled, err := p.Deaths.Annulled(ctx, key, n.ID)
+	if err != nil {
+		return "", err
+	}
+	if annulled {
+		return OutcomeDeathAnnulledEarlier, nil
+	}
+	if err := p.Consents.WithdrawOnDeath(ctx, consent.Person{Key: key}, received); err != nil {
+		return "", fmt.Errorf("withdraw consent: %w", err)
+	}
+	if _, err := p.Grants.DeleteAllGrants(ctx, key); err != nil {
+		return "", fmt.Errorf("delete powers of attorney: %w", err)
+	}
+	return p.Deaths.RecordDeath(ctx, key, n.ID, received, received.Add(deletion.Delay))
+}
+
+func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
+	parent, child := p.Keys.Key(n.Parent), p.Keys.Key(n.Child)
+	switch n.Type {
+	case ParentalResponsibilityEnds:
+		return OutcomeParentEnded, p.Relations.EndParentAt(ctx, parent, child, n.EventTime)
+	case FosterCareEnded:
+		return OutcomeFosterEnded, p.Relations.EndFosterAt(ctx, parent, child, n.EventTime)
+	}
+	for _, k := range []personkey.Key{parent, child} {
+		dead, err := p.Deaths.Deceased(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		if dead {
+			return OutcomeIgnoredDeceased, nil
+		}
+	}
+	if n.Type == FosterCareSet {
+		return OutcomeFosterSet, p.Relations.SetFoster(ctx, parent, child, n.Child.BirthDate(), n.EventTime)
+	}
+	return OutcomeParentSet, p.Relations.SetParent(ctx, parent, child, n.Child.BirthDate(), n.EventTime)
+}
+
+// Permanent reports whether an error can never succeed on retry.
+func Permanent(err error) bool {
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported)
+}

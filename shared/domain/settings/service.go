@@ -1,0 +1,161 @@
+package settings
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/personkey"
+)
+
+// Update is one change to write atomically.
+type Update struct {
+	Next      State
+	Expect    int64
+	Change    Change
+	NewJob    *deletion.Job
+	CancelJob string
+}
+
+// Store keeps settings.
+type Store interface {
+	Settings(ctx context.Context, key personkey.Key) (State, error)
+	Save(ctx context.Context, key personkey.Key, u Update) error
+}
+
+// ScopeFor returns the erase scope of an SCR purge up to a generation.
+type ScopeFor func(gen int) consent.Scope
+
+// Service changes settings by the same rules for every channel.
+type Service struct {
+	Store    Store
+	Now      func() time.Time
+	NewID    func() string
+	SCRScope ScopeFor
+}
+
+// Who is who changes a setting, and how.
+type Who struct {
+	By      By
+	Channel Channel
+	FormID  string
+}
+
+// Get returns the settings.
+func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
+	st, err := s.Store.Settings(ctx, key)
+	if err != nil {
+		return State{}, fmt.Errorf("read settings: %w", err)
+	}
+	return st, nil
+}
+
+// SetEmergencyBlock blocks or reinstates all logged-in services. It does
+// not touch the summary care record.
+func (s *Service) SetEmergencyBlock(ctx context.Context, key personkey.Key, blocked bool, who Who) (State, error) {
+	return s.change(ctx, key, who, EmergencyBlock, onOff(blocked, "blocked", "reinstated"), func(st *State, _ time.Time) (Update, bool) {
+		if st.EmergencyBlock == blocked {
+			return Update{}, false
+		}
+		st.EmergencyBlock = blocked
+		return Update{}, true
+	})
+}
+
+// SetPatientRecordAccess removes or restores digital access to the
+// patient record (one cannot opt out of the record itself).
+func (s *Service) SetPatientRecordAccess(ctx context.Context, key personkey.Key, enabled bool, who Who) (State, error) {
+	return s.change(ctx, key, who, PatientRecordAccess, onOff(enabled, "restored", "removed"), func(st *State, _ time.Time) (Update, bool) {
+		if st.PatientRecordRemoved == !enabled {
+			return Update{}, false
+		}
+		st.PatientRecordRemoved = !enabled
+		return Update{}, true
+	})
+}
+
+// SetSCRAccess removes or restores the person's own digital access to
+// their summary care record.
+func (s *Service) SetSCRAccess(ctx context.Context, key personkey.Key, enabled bool, who Who) (State, error) {
+	return s.change(ctx, key, who, SCRAccess, onOff(enabled, "restored", "removed"), func(st *State, _ time.Time) (Update, bool) {
+		if st.SCRAccessRemoved == !enabled {
+			return Update{}, false
+		}
+		st.SCRAccessRemoved = !enabled
+		return Update{}, true
+	})
+}
+
+// OptOutSCR opts out of having a summary care record. The contents stay,
+// hidden, for 30 days; a deletion job then purges them unless restored.
+func (s *Service) OptOutSCR(ctx context.Context, key personkey.Key, who Who) (State, error) {
+	return s.change(ctx, key, who, SCROptOut, "opted_out", func(st *State, now time.Time) (Update, bool) {
+		if st.SCROptedOut {
+			return Update{}, false
+		}
+		job := &deletion.Job{
+			ID: scrJobID(key, st.SCRGeneration, now), Person: key, Reason: consent.ReasonSCROptOut,
+			Scope: s.SCRScope(st.SCRGeneration), Status: deletion.StatusPending, DueAt: now.Add(SCRRestoreWindow),
+		}
+		st.SCROptedOut, st.SCROptedOutAt, st.SCRPurgeJob = true, now, job.ID
+		return Update{NewJob: job}, true
+	})
+}
+
+// RestoreSCR ends an opt-out. Within 30 days the record comes back with its
+// contents (the purge job is cancelled); after that a new, empty record
+// starts, and the job purges the old one.
+func (s *Service) RestoreSCR(ctx context.Context, key personkey.Key, who Who) (State, error) {
+	return s.change(ctx, key, who, SCROptOut, "restored", func(st *State, now time.Time) (Update, bool) {
+		if !st.SCROptedOut {
+			return Update{}, false
+		}
+		var u Update
+		if now.Before(st.RestorableUntil()) {
+			u.CancelJob = st.SCRPurgeJob
+		} else {
+			st.SCRGeneration++
+		}
+		st.SCROptedOut, st.SCROptedOutAt, st.SCRPurgeJob = false, time.Time{}, ""
+		return u, true
+	})
+}
+
+// change reads, applies fn and writes with a condition on the version;
+// asking for the state the person already has is a successful no-op.
+func (s *Service) change(ctx context.Context, key personkey.Key, who Who, setting Setting, value string, fn func(*State, time.Time) (Update, bool)) (State, error) {
+	cur, err := s.Store.Settings(ctx, key)
+	if err != nil {
+		return State{}, fmt.Errorf("read settings: %w", err)
+	}
+	now := s.Now().UTC()
+	next := cur
+	u, changed := fn(&next, now)
+	if !changed {
+		return cur, nil
+	}
+	next.Version = cur.Version + 1
+	u.Next, u.Expect = next, cur.Version
+	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID}
+	if err := s.Store.Save(ctx, key, u); err != nil {
+		return State{}, err
+	}
+	return next, nil
+}
+
+func onOff(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
+
+func scrJobID(key personkey.Key, gen int, at time.Time) string {
+	sum := sha256.Sum256([]byte(string(key) + "\x00scr\x00" + strconv.Itoa(gen) + "\x00" + at.Format(time.RFC3339Nano)))
+	return "scr-" + hex.EncodeToString(sum[:12])
+}

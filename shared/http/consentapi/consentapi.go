@@ -1,0 +1,231 @@
+// Package consentapi is the HTTP face of the consent rules: read, give or
+// change, withdraw, and history, for the authenticated person only.
+package consentapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"privacycore/shared/domain"
+	"privacycore/shared/domain/consent"
+	"privacycore/shared/domain/personkey"
+	"privacycore/shared/http/httpapi"
+)
+
+// The routes this handler serves, as declared in template.yaml.
+const (
+	RouteGet      = "GET /v1/consent"
+	RoutePut      = "PUT /v1/consent"
+	RouteWithdraw = "DELETE /v1/consent"
+	RouteHistory  = "GET /v1/consent/history"
+)
+
+// Handler serves the consent routes.
+type Handler struct {
+	Consent *consent.Service
+	Keys    *personkey.Keyer
+	Log     *slog.Logger
+	// Metrics, if set, counts consent changes by action and level.
+	Metrics Metrics
+	router  *httpapi.Router
+}
+
+// Metrics counts consent changes (package metrics implements it).
+type Metrics interface {
+	Consent(ctx context.Context, action, level string)
+}
+
+// New returns a handler with its routes registered.
+func New(svc *consent.Service, keys *personkey.Keyer, log *slog.Logger) *Handler {
+	h := &Handler{Consent: svc, Keys: keys, Log: log, router: httpapi.NewRouter(log)}
+	h.router.Route(RouteGet, h.get)
+	h.router.Route(RoutePut, h.put)
+	h.router.Route(RouteWithdraw, h.withdraw)
+	h.router.Route(RouteHistory, h.history)
+	return h
+}
+
+// Handle is the Lambda entry point.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.router.Handle(ctx, req)
+}
+
+// Routes lists the route keys the handler serves.
+func (h *Handler) Routes() []string { return h.router.RouteKeys() }
+
+type stateBody struct {
+	Status        consent.Status  `json:"status"`
+	Level         consent.Level   `json:"level,omitempty"`
+	PatientTravel bool            `json:"patientTravel"`
+	Version       int64           `json:"version"`
+	UpdatedAt     *time.Time      `json:"updatedAt,omitempty"`
+	Channel       consent.Channel `json:"channel,omitempty"`
+}
+
+type putBody struct {
+	Level         consent.Level `json:"level"`
+	PatientTravel bool          `json:"patientTravel"`
+}
+
+type receiptBody struct {
+	ID          string         `json:"id"`
+	Reason      consent.Reason `json:"reason"`
+	Status      string         `json:"status"`
+	StartedAt   time.Time      `json:"startedAt"`
+	CompletedAt *time.Time     `json:"completedAt,omitempty"`
+	Deleted     map[string]int `json:"deleted"`
+}
+
+type eventBody struct {
+	ID            string          `json:"id"`
+	At            time.Time       `json:"at"`
+	Action        consent.Action  `json:"action"`
+	Level         consent.Level   `json:"level,omitempty"`
+	PatientTravel bool            `json:"patientTravel"`
+	Channel       consent.Channel `json:"channel"`
+	Version       int64           `json:"version"`
+}
+
+type historyBody struct {
+	Items []eventBody `json:"items"`
+	Next  string      `json:"next,omitempty"`
+}
+
+func (h *Handler) person(req events.APIGatewayV2HTTPRequest) (consent.Person, error) {
+	c, err := httpapi.CallerFrom(req)
+	if err != nil {
+		return consent.Person{}, err
+	}
+	return consent.Person{Key: h.Keys.Key(c.ID)}, nil
+}
+
+func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	st, err := h.Consent.Get(ctx, p)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	return stateResponse(http.StatusOK, st)
+}
+
+func (h *Handler) put(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	var b putBody
+	if err := httpapi.DecodeJSON(req, &b); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	ifMatch, err := parseIfMatch(httpapi.Header(req, "If-Match"))
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	st, err := h.Consent.Set(ctx, p, consent.Change{Level: b.Level, PatientTravel: b.PatientTravel, Channel: consent.ChannelPortal, IfMatch: ifMatch})
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	h.Log.InfoContext(ctx, "consent set", "level", string(st.Level), "version", st.Version)
+	if h.Metrics != nil {
+		h.Metrics.Consent(ctx, "set", string(st.Level))
+	}
+	return stateResponse(http.StatusOK, st)
+}
+
+func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if req.Body != "" {
+		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "unexpected_body", "This route takes no request body.")
+	}
+	confirm := false
+	if v, ok := req.QueryStringParameters["confirmCascade"]; ok {
+		if confirm, err = strconv.ParseBool(v); err != nil || (v != "true" && v != "false") {
+			return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_query", "confirmCascade must be true or false.")
+		}
+	}
+	ifMatch, err := parseIfMatch(httpapi.Header(req, "If-Match"))
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	r, err := h.Consent.Withdraw(ctx, p, consent.Withdrawal{Channel: consent.ChannelPortal, ConfirmCascade: confirm, IfMatch: ifMatch})
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	h.Log.InfoContext(ctx, "consent withdrawn", "receipt", r.ID, "status", string(r.Status))
+	if h.Metrics != nil {
+		h.Metrics.Consent(ctx, "withdraw", "")
+	}
+	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
+}
+
+func (h *Handler) history(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	limit, cursor, err := httpapi.Page(req, 20)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	evs, next, err := h.Consent.History(ctx, p, limit, cursor)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	out := historyBody{Items: make([]eventBody, 0, len(evs)), Next: next}
+	for _, e := range evs {
+		out.Items = append(out.Items, eventBody{ID: e.ID, At: e.At, Action: e.Action, Level: e.Level, PatientTravel: e.PatientTravel, Channel: e.Channel, Version: e.Version})
+	}
+	return httpapi.JSON(http.StatusOK, out)
+}
+
+func stateResponse(status int, st consent.State) (events.APIGatewayV2HTTPResponse, error) {
+	b := stateBody{Status: st.Status, Level: st.Level, PatientTravel: st.PatientTravel, Version: st.Version, Channel: st.Channel}
+	if !st.UpdatedAt.IsZero() {
+		t := st.UpdatedAt
+		b.UpdatedAt = &t
+	}
+	return httpapi.JSON(status, b, "ETag", strconv.Quote(strconv.FormatInt(st.Version, 10)))
+}
+
+func toReceiptBody(r consent.Receipt) receiptBody {
+	b := receiptBody{ID: r.ID, Reason: r.Reason, Status: string(r.Status), StartedAt: r.StartedAt, Deleted: r.Deleted}
+	if !r.CompletedAt.IsZero() {
+		t := r.CompletedAt
+		b.CompletedAt = &t
+	}
+	if b.Deleted == nil {
+		b.Deleted = map[string]int{}
+	}
+	return b
+}
+
+// parseIfMatch reads an If-Match header holding one strong ETag ("3").
+// An absent header or "*" means no precondition.
+func parseIfMatch(v string) (*int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "*" {
+		return nil, nil
+	}
+	bad := domain.Errorf(domain.EInvalid, "invalid_if_match", `If-Match must be one ETag as returned by GET, for example "3".`)
+	unq, err := strconv.Unquote(v)
+	if err != nil || !strings.HasPrefix(v, `"`) {
+		return nil, bad
+	}
+	n, err := strconv.ParseInt(unq, 10, 64)
+	if err != nil || n < 0 {
+		return nil, bad
+	}
+	return &n, nil
+}

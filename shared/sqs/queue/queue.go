@@ -1,0 +1,92 @@
+// Package queue adapts SQS: a batch loop that reports partial failures, and
+// a sender for the purge queue.
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"privacycore/shared/domain/deletion"
+)
+
+// Batch applies fn to each message and reports the ones that failed, so SQS
+// retries only those (FunctionResponseTypes: ReportBatchItemFailures) and a
+// poison message never holds back the rest of its batch. A panic in fn
+// fails that message only.
+func Batch(ctx context.Context, log *slog.Logger, ev events.SQSEvent, fn func(context.Context, events.SQSMessage) error) events.SQSEventResponse {
+	var resp events.SQSEventResponse
+	for _, m := range ev.Records {
+		if err := safely(ctx, m, fn); err != nil {
+			log.ErrorContext(ctx, "message failed; SQS will retry it, then move it to the dead-letter queue",
+				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp
+}
+
+func safely(ctx context.Context, m events.SQSMessage, fn func(context.Context, events.SQSMessage) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(ctx, m)
+}
+
+// SendAPI is the part of the SQS client Sender uses.
+type SendAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Sender sends purge jobs to the purge queue.
+type Sender struct {
+	SQS      SendAPI
+	QueueURL string
+}
+
+// SendPurges implements deletion.Queue, ten messages per call.
+func (s Sender) SendPurges(ctx context.Context, ids []string) error {
+	for len(ids) > 0 {
+		n := min(10, len(ids))
+		entries := make([]types.SendMessageBatchRequestEntry, 0, n)
+		for i, id := range ids[:n] {
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(deletion.Encode(id))})
+		}
+		out, err := s.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &s.QueueURL, Entries: entries})
+		if err != nil {
+			return fmt.Errorf("send purge batch: %w", err)
+		}
+		if len(out.Failed) > 0 {
+			return fmt.Errorf("send purge batch: %d of %d messages refused (%s)", len(out.Failed), n, aws.ToString(out.Failed[0].Code))
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// SendOneAPI is the part of the SQS client Single uses.
+type SendOneAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Single sends one message at a time to a queue.
+type Single struct {
+	SQS      SendOneAPI
+	QueueURL string
+}
+
+// Send sends body.
+func (s Single) Send(ctx context.Context, body string) error {
+	if _, err := s.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &s.QueueURL, MessageBody: &body}); err != nil {
+		return fmt.Errorf("send message: %w", err)
+	}
+	return nil
+}
