@@ -27,10 +27,14 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 		}
 		retention = time.Duration(days) * 24 * time.Hour
 	}
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
 	m := env.Metrics()
-	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger(),
+	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger(),
 		Decided: func(ctx context.Context, d access.Decision) { m.Decision(ctx, d.Allowed, string(d.Rule)) }})
-	return h.Handle, nil
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // RepresentationAPI builds the powers-of-attorney and person-selector function.
@@ -39,8 +43,12 @@ func RepresentationAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := representationapi.New(representationapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Log: env.logger()})
-	return h.Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	h := representationapi.New(representationapi.Handler{Store: store, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID, Log: env.logger()})
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // AgeTransitions builds the daily job that ends parents' access at 16.

@@ -43,8 +43,12 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store, Keys: keys, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
-	return h.Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store, Keys: keys, IDs: rules, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // FormsAPI builds the operators' paper-form function.
@@ -57,8 +61,12 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := formsapi.New(formsapi.Handler{Store: store, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Log: env.logger()})
-	return h.Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	h := formsapi.New(formsapi.Handler{Store: store, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, IDs: rules, Now: env.Now, Log: env.logger()})
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // FormsWorker builds the consumer that applies paper forms.

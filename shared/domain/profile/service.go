@@ -90,13 +90,8 @@ type Bars interface {
 // settings now: they are part of the Basic consent level, so any active
 // consent will do. This is the one place that rule is checked.
 func (s *Service) Open(ctx context.Context, p Person) (Subject, error) {
-	st, err := s.Consents.Consent(ctx, p.Key)
-	if err != nil {
-		return Subject{}, fmt.Errorf("read consent: %w", err)
-	}
-	if st.Status != consent.StatusActive || !st.Level.Includes(consent.Basic) {
-		return Subject{}, domain.Errorf(domain.EForbidden, "consent_required", "Profile settings need your consent to use Helsenorge. Give consent first.")
-	}
+	// A bar (death, emergency block) is said before consent: a dead
+	// person's consent is withdrawn, and "give consent" would be wrong advice.
 	if s.Bars != nil {
 		bar, err := s.Bars.Barred(ctx, p.Key)
 		if err != nil {
@@ -105,6 +100,13 @@ func (s *Service) Open(ctx context.Context, p Person) (Subject, error) {
 		if bar != "" {
 			return Subject{}, domain.Errorf(domain.EForbidden, bar, "Logged-in services are closed for this person.")
 		}
+	}
+	st, err := s.Consents.Consent(ctx, p.Key)
+	if err != nil {
+		return Subject{}, fmt.Errorf("read consent: %w", err)
+	}
+	if st.Status != consent.StatusActive || !st.Level.Includes(consent.Basic) {
+		return Subject{}, domain.Errorf(domain.EForbidden, "consent_required", "Profile settings need your consent to use Helsenorge. Give consent first.")
 	}
 	return Subject{p: p}, nil
 }

@@ -38,6 +38,7 @@ type Store interface {
 type Handler struct {
 	Store     Store
 	Keys      *personkey.Keyer
+	IDs       nin.Rules // which person ids the stack accepts in bodies
 	Now       func() time.Time
 	NewID     func() string
 	Retention time.Duration
@@ -87,12 +88,12 @@ var refPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Subject resolves the represented person of a request: by id (whose birth
 // date is known from the id), by person-selector reference, or the caller.
-func Subject(keys *personkey.Keyer, caller nin.ID, id, ref string) (key personkey.Key, birth nin.Date, err error) {
+func Subject(keys *personkey.Keyer, ids nin.Rules, caller nin.ID, id, ref string) (key personkey.Key, birth nin.Date, err error) {
 	switch {
 	case id != "" && ref != "":
 		return "", nin.Date{}, domain.Errorf(domain.EInvalid, "ambiguous_subject", "Give subject or subjectRef, not both.")
 	case id != "":
-		p, err := nin.Parse(id)
+		p, err := ids.Parse(id)
 		if err != nil {
 			return "", nin.Date{}, domain.Errorf(domain.EInvalid, "invalid_subject", "subject is not a valid person id.")
 		}
@@ -120,7 +121,7 @@ func (h *Handler) decide(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "unknown_service", "The service is not in the catalogue.")
 	}
 	actor := h.Keys.Key(caller.ID)
-	subject, birth, err := Subject(h.Keys, caller.ID, b.Subject, b.SubjectRef)
+	subject, birth, err := Subject(h.Keys, h.IDs, caller.ID, b.Subject, b.SubjectRef)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -128,7 +129,7 @@ func (h *Handler) decide(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	facts := access.Facts{Service: svc, Self: actor == subject, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, Now: h.Now()}
+	facts := access.Facts{Service: svc, Self: actor == subject, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, ActorDeceased: recs.ActorDeceased, Now: h.Now()}
 	if birth != (nin.Date{}) {
 		facts.Subject.Birth = birth
 	}

@@ -14,6 +14,7 @@ import (
 
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/forms"
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/http/httpapi"
 )
@@ -40,6 +41,7 @@ type Handler struct {
 	Store  Store
 	Queue  Queue
 	Keys   *personkey.Keyer
+	IDs    nin.Rules // which person ids the stack accepts in bodies
 	Now    func() time.Time
 	Log    *slog.Logger
 	router *httpapi.Router
@@ -91,7 +93,7 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	now := h.Now().UTC()
-	work, err := s.Validate(h.Keys, now)
+	work, err := s.Validate(h.Keys, h.IDs, now)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}

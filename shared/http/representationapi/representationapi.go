@@ -46,6 +46,7 @@ type Store interface {
 type Handler struct {
 	Store  Store
 	Keys   *personkey.Keyer
+	IDs    nin.Rules // which person ids the stack accepts in bodies
 	Now    func() time.Time
 	NewID  func() string
 	Log    *slog.Logger
@@ -116,7 +117,7 @@ func (h *Handler) grant(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err := httpapi.DecodeJSON(req, &b); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	grantee, err := nin.Parse(b.Grantee)
+	grantee, err := h.IDs.Parse(b.Grantee)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_grantee", "grantee is not a valid person id.")
 	}
@@ -133,8 +134,16 @@ func (h *Handler) grant(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err := h.requireConsent(ctx, grantor); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
+	granteeKey := h.Keys.Key(grantee)
+	parties, err := h.Store.AccessRecords(ctx, grantor, granteeKey)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if err := poa.CheckAlive(parties.ActorDeceased, parties.Subject.Deceased); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
 	g := poa.Grant{
-		ID: h.NewID(), Grantor: grantor, Grantee: h.Keys.Key(grantee), Areas: poa.Normalize(b.Areas),
+		ID: h.NewID(), Grantor: grantor, Grantee: granteeKey, Areas: poa.Normalize(b.Areas),
 		ValidFrom: from, ValidTo: r.ValidTo, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	if err := h.Store.CreateGrant(ctx, g); err != nil {
@@ -264,12 +273,19 @@ func (h *Handler) selector(ctx context.Context, req events.APIGatewayV2HTTPReque
 	now := h.Now()
 	me := h.Keys.Key(caller.ID)
 	people := []personBody{}
+	if own, err := h.Store.AccessRecords(ctx, me, me); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	} else if !access.MayAct(own.ActorDeceased) {
+		return httpapi.JSON(http.StatusOK, struct {
+			People []personBody `json:"people"`
+		}{people})
+	}
 	add := func(subject personkey.Key, relation string, birth nin.Date) error {
 		recs, err := h.Store.AccessRecords(ctx, me, subject)
 		if err != nil {
 			return err
 		}
-		f := access.Facts{Self: subject == me, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, Now: now}
+		f := access.Facts{Self: subject == me, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, ActorDeceased: recs.ActorDeceased, Now: now}
 		if birth != (nin.Date{}) {
 			f.Subject.Birth = birth
 		}

@@ -40,6 +40,7 @@ type Handler struct {
 	Settings *settings.Service
 	Rel      Relations
 	Keys     *personkey.Keyer
+	IDs      nin.Rules // which person ids the stack accepts in bodies
 	Now      func() time.Time
 	// ChildRecordAge is the age under which a parent may change a child's
 	// patient-record access (default 16).
@@ -108,7 +109,7 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	case childID != "" && childRef != "":
 		return "", "", domain.Errorf(domain.EInvalid, "ambiguous_child", "Give child or childRef, not both.")
 	case childID != "":
-		id, err := nin.Parse(childID)
+		id, err := h.IDs.Parse(childID)
 		if err != nil {
 			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "child is not a valid person id.")
 		}
@@ -119,16 +120,23 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		child = personkey.Key(childRef)
 	default:
-		return me, settings.BySelf, nil
+		recs, err := h.Rel.AccessRecords(ctx, me, me)
+		if err != nil {
+			return "", "", err
+		}
+		return me, settings.BySelf, settings.CheckAlive(recs.ActorDeceased, recs.Subject.Deceased)
 	}
 	recs, err := h.Rel.AccessRecords(ctx, me, child)
 	if err != nil {
 		return "", "", err
 	}
+	if err := settings.CheckAlive(recs.ActorDeceased, false); err != nil {
+		return "", "", err
+	}
 	if recs.Link == nil || recs.Link.Foster || clock.Age(recs.ChildBirth, h.Now()) >= maxAge {
 		return "", "", settings.ErrNotChild()
 	}
-	return child, settings.ByParent, nil
+	return child, settings.ByParent, settings.CheckAlive(false, recs.Subject.Deceased)
 }
 
 func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
