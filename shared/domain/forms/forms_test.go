@@ -38,7 +38,9 @@ func (f *fakeStore) IsParent(_ context.Context, p, c personkey.Key) (bool, error
 
 func (f *fakeStore) Deceased(_ context.Context, k personkey.Key) (bool, error) { return f.dead[k], nil }
 
-type fakeSettings struct{ st map[personkey.Key]settings.State }
+type fakeSettings struct {
+	st map[personkey.Key]settings.State
+}
 
 func (f *fakeSettings) Settings(_ context.Context, k personkey.Key) (settings.State, error) {
 	return f.st[k], nil
