@@ -28,7 +28,7 @@ func TestDeathClosesEveryDoor(t *testing.T) {
 	// A grant that slipped in around the death (a race the notice could not
 	// see): written straight to the table, both sides.
 	now := w.clock.Now()
-	if err := w.store.CreateGrant(context.Background(), poa.Grant{ID: domain.NewID(), Grantor: w.key(ola), Grantee: w.key(kari),
+	if err := w.store.Grants.CreateGrant(context.Background(), poa.Grant{ID: domain.NewID(), Grantor: w.key(ola), Grantee: w.key(kari),
 		Areas: access.Areas, ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ type world struct {
 	clock *testenv.Clock
 	logs  *testenv.Buffer
 	keys  *personkey.Keyer
-	store *dynamo.Store
+	store *dynamo.Stores
 	http  map[string]wire.HTTPHandler
 	sqs   map[string]wire.SQSHandler
 	sweep wire.ScheduleHandler
@@ -60,7 +60,7 @@ func newWorld(t *testing.T, env map[string]string) *world {
 	w := &world{t: t, local: testenv.New(t), clock: testenv.NewClock(day0, time.Millisecond), logs: &testenv.Buffer{},
 		http: map[string]wire.HTTPHandler{}, sqs: map[string]wire.SQSHandler{}, ids: []string{kari, ola, teen, small, stranger}}
 	w.keys, _ = personkey.New([]byte(personkey.DevSecret))
-	w.store = dynamo.NewStore(w.local.DynamoDB, w.local.Table("PrivacyTable"), w.clock.Now)
+	w.store = dynamo.NewStores(w.local.DynamoDB, w.local.Table("PrivacyTable"), w.clock.Now)
 	envOf := func(fn string) wire.Env {
 		f, ok := w.local.Function(fn)
 		if !ok {

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,9 +48,9 @@ type jobItem struct {
 }
 
 // Due implements deletion.Jobs with one Query on the ByDue index.
-func (s *Store) Due(ctx context.Context, now time.Time, limit int32) ([]string, error) {
+func (s JobStore) Due(ctx context.Context, now time.Time, limit int32) ([]string, error) {
 	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		IndexName:              aws.String(ByDueIndex),
 		KeyConditionExpression: aws.String("dueBucket = :b AND dueAt <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -71,9 +72,9 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int32) ([]string, 
 }
 
 // MarkQueued implements deletion.Jobs.
-func (s *Store) MarkQueued(ctx context.Context, id string) error {
+func (s JobStore) MarkQueued(ctx context.Context, id string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
+		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :queued, updatedAt = :t REMOVE dueBucket"),
 		ConditionExpression:      aws.String("#s = :pending"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -89,22 +90,37 @@ func (s *Store) MarkQueued(ctx context.Context, id string) error {
 	return nil
 }
 
-// Start implements deletion.Jobs.
-func (s *Store) Start(ctx context.Context, id string) (deletion.Job, bool, error) {
+// Start implements deletion.Jobs: one conditional write on the job's
+// status and due time claims it, so no message, however it arrived (a
+// redrive, a hand-sent message), can start a job before it is due.
+func (s JobStore) Start(ctx context.Context, id string, now time.Time) (deletion.Job, bool, error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
+		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :purging, updatedAt = :t REMOVE dueBucket"),
-		ConditionExpression:      aws.String("#s IN (:pending, :queued, :purging)"),
+		ConditionExpression:      aws.String("#s IN (:pending, :queued, :purging) AND dueAt <= :now"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":purging": &types.AttributeValueMemberS{Value: string(deletion.StatusPurging)},
 			":pending": &types.AttributeValueMemberS{Value: string(deletion.StatusPending)},
 			":queued":  &types.AttributeValueMemberS{Value: string(deletion.StatusQueued)},
 			":t":       &types.AttributeValueMemberS{Value: s.Now().UTC().Format(timeLayout)},
+			":now":     &types.AttributeValueMemberS{Value: now.UTC().Format(timeLayout)},
 		},
-		ReturnValues: types.ReturnValueAllNew,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		var old jobItem
+		if ccf.Item != nil {
+			if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
+				return deletion.Job{}, false, fmt.Errorf("decode job: %w", err)
+			}
+		}
+		switch deletion.Status(old.Status) {
+		case deletion.StatusPending, deletion.StatusQueued, deletion.StatusPurging:
+			return deletion.Job{}, false, fmt.Errorf("job %s due %s: %w", id, old.DueAt, deletion.ErrNotDue)
+		}
 		return deletion.Job{}, false, nil // cancelled, done, or no such job
 	}
 	if err != nil {
@@ -114,17 +130,13 @@ func (s *Store) Start(ctx context.Context, id string) (deletion.Job, bool, error
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return deletion.Job{}, false, fmt.Errorf("decode job: %w", err)
 	}
-	due, _ := time.Parse(timeLayout, it.DueAt)
-	return deletion.Job{
-		ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Scope: consent.Scope(it.Scope),
-		Status: deletion.Status(it.Status), DueAt: due,
-	}, true, nil
+	return it.job(), true, nil
 }
 
 // Finish implements deletion.Jobs.
-func (s *Store) Finish(ctx context.Context, id string, at time.Time) error {
+func (s JobStore) Finish(ctx context.Context, id string, at time.Time) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
+		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :done, completedAt = :t, updatedAt = :t"),
 		ConditionExpression:      aws.String("#s = :purging"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -141,8 +153,8 @@ func (s *Store) Finish(ctx context.Context, id string, at time.Time) error {
 }
 
 // Job returns a job's status and due time (for operators and tests).
-func (s *Store) Job(ctx context.Context, id string) (deletion.Job, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(jobPK(id), skJob), ConsistentRead: aws.Bool(true)})
+func (s JobStore) Job(ctx context.Context, id string) (deletion.Job, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(jobPK(id), skJob), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return deletion.Job{}, false, fmt.Errorf("get job: %w", err)
 	}
@@ -153,17 +165,24 @@ func (s *Store) Job(ctx context.Context, id string) (deletion.Job, bool, error) 
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return deletion.Job{}, false, fmt.Errorf("decode job: %w", err)
 	}
+	return it.job(), true, nil
+}
+
+func (it jobItem) job() deletion.Job {
 	due, _ := time.Parse(timeLayout, it.DueAt)
-	return deletion.Job{ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Status: deletion.Status(it.Status), DueAt: due}, true, nil
+	return deletion.Job{
+		ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Scope: consent.Scope(it.Scope),
+		Status: deletion.Status(it.Status), DueAt: due,
+	}
 }
 
 // EnsureReceipt implements deletion.Receipts.
-func (s *Store) EnsureReceipt(ctx context.Context, key personkey.Key, r consent.Receipt) error {
+func (s ConsentStore) EnsureReceipt(ctx context.Context, key personkey.Key, r consent.Receipt) error {
 	item, err := attributevalue.MarshalMap(toReceiptItem(PersonPK(key), r))
 	if err != nil {
 		return fmt.Errorf("encode receipt: %w", err)
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Name, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("put receipt: %w", err)
 	}

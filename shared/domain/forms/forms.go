@@ -152,7 +152,10 @@ type Store interface {
 	Form(ctx context.Context, id string) (Record, bool, error)
 	Decide(ctx context.Context, id string, status Status, reason string, at time.Time) error
 	IsParent(ctx context.Context, parent, child personkey.Key) (bool, error)
-	// Deceased reports whether a death is registered for the person.
+}
+
+// Deaths says whether a death is registered for a person.
+type Deaths interface {
 	Deceased(ctx context.Context, key personkey.Key) (bool, error)
 }
 
@@ -164,6 +167,7 @@ type Consents interface {
 // Processor applies forms.
 type Processor struct {
 	Store          Store
+	Deaths         Deaths
 	Settings       *settings.Service
 	Consents       Consents
 	Now            func() time.Time
@@ -255,7 +259,7 @@ func (p *Processor) alive(ctx context.Context, w Work) (string, error) {
 		key    personkey.Key
 		reason string
 	}{{w.SubjectKey, "subject_deceased"}, {w.SignerKey, "signer_deceased"}} {
-		dead, err := p.Store.Deceased(ctx, c.key)
+		dead, err := p.Deaths.Deceased(ctx, c.key)
 		if err != nil {
 			return "", err
 		}

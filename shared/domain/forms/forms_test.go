@@ -70,7 +70,7 @@ func newWorld(childRecordAge int) *world {
 	w := &world{store: &fakeStore{records: map[string]forms.Record{}, parents: map[[2]personkey.Key]bool{}, dead: map[personkey.Key]bool{}},
 		sets: &fakeSettings{st: map[personkey.Key]settings.State{}}}
 	svc := &settings.Service{Store: w.sets, Now: func() time.Time { return now }, NewID: func() string { return "id" }}
-	w.p = &forms.Processor{Store: w.store, Settings: svc, Consents: noConsents{}, Now: func() time.Time { return now }, ChildRecordAge: childRecordAge}
+	w.p = &forms.Processor{Store: w.store, Deaths: w.store, Settings: svc, Consents: noConsents{}, Now: func() time.Time { return now }, ChildRecordAge: childRecordAge}
 	return w
 }
 
