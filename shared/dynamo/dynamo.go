@@ -8,7 +8,8 @@
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
-//	SCR#g<generation>#...         summary care record content (purged 30 days after an opt-out)
+//	SCR#g<generation>#...         summary care record content (kept on withdrawal: national record;
+//	                              purged 30 days after an opt-out, and by the death purge)
 //	RECEIPT#<id>                  deletion receipts (always kept)
 //	DECEASED                      death registered: status, job (always kept; no health data)
 //	ANNULLED#<death notice id>    an annulment that arrived before its death notice
@@ -100,8 +101,13 @@ func keeps(sk string, scope consent.Scope) bool {
 	if scope == consent.ScopeEverything {
 		return false
 	}
+	// A withdrawal keeps the records of consents and opt-outs, the register's
+	// facts, and the summary care record with its settings: the SCR is the
+	// national record (Norsk helsenett), not portal data; only an opt-out
+	// plus 30 days (an SCR scope above) or the death purge removes it.
 	return sk == skConsent || sk == skSettings || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
-		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled)
+		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled) ||
+		strings.HasPrefix(sk, skSCR)
 }
 
 // kindOf names an item's kind for deletion receipts: the lower-cased first

@@ -208,17 +208,10 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 	}
 	age := clock.Age(nin.Date{Year: subjectBirth.Year(), Month: subjectBirth.Month(), Day: subjectBirth.Day()}, now)
 	who := settings.Who{By: settings.BySelf, Channel: settings.Paper, FormID: w.FormID}
-	limit := settings.ChildAge
-	if w.Kind == RecordRemoveChild || w.Kind == RecordRestoreChild {
-		limit = p.ChildRecordAge
-		if limit <= 0 {
-			limit = settings.DefaultChildPatientRecordAge
-		}
+	if reason := Applies(w.Kind, age, p.ChildRecordAge); reason != "" {
+		return reason, nil
 	}
 	if w.Kind.ForChild() {
-		if age >= limit {
-			return fmt.Sprintf("child_not_under_%d", limit), nil
-		}
 		ok, err := p.Store.IsParent(ctx, w.SignerKey, w.SubjectKey)
 		if err != nil {
 			return "", err
@@ -227,8 +220,6 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 			return "signer_lacks_parental_responsibility", nil
 		}
 		who.By = settings.ByParent
-	} else if age < settings.ChildAge {
-		return "subject_under_16_use_child_form", nil
 	}
 	if reason, err := p.alive(ctx, w); reason != "" || err != nil {
 		return reason, err
@@ -268,4 +259,37 @@ func (p *Processor) alive(ctx context.Context, w Work) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// Applies says why a form of kind k does not apply to a subject of age, or
+// "" if it does. Block, reinstate and withdrawal forms: the child form under
+// 16, the adult form from 16. Patient-record forms: the child form under
+// childRecordAge (CHILD_PATIENT_RECORD_AGE; 0 means the default, 16), the
+// adult form (signed by the subject) from that age or 16, whichever is
+// lower, so every age has a form that applies: with 12, a 14-year-old signs
+// the adult form.
+func Applies(k Kind, age, childRecordAge int) string {
+	if childRecordAge <= 0 {
+		childRecordAge = settings.DefaultChildPatientRecordAge
+	}
+	childUnder, adultFrom := settings.ChildAge, settings.ChildAge
+	if k.PatientRecord() {
+		childUnder, adultFrom = childRecordAge, min(childRecordAge, settings.ChildAge)
+	}
+	switch {
+	case k.ForChild() && age >= childUnder:
+		return fmt.Sprintf("child_not_under_%d", childUnder)
+	case !k.ForChild() && age < adultFrom:
+		return fmt.Sprintf("subject_under_%d_use_child_form", adultFrom)
+	}
+	return ""
+}
+
+// PatientRecord reports whether k removes or restores patient-record access.
+func (k Kind) PatientRecord() bool {
+	switch k {
+	case RecordRemoveAdult, RecordRestoreAdult, RecordRemoveChild, RecordRestoreChild:
+		return true
+	}
+	return false
 }

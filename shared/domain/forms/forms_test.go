@@ -128,3 +128,52 @@ func TestDeadPersonsFormsAreRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryAgeHasAForm: for every configured patient-record age and every
+// age of a subject, each action has a form that applies (the child form
+// while a parent acts, the adult form from the limit on).
+func TestEveryAgeHasAForm(t *testing.T) {
+	actions := map[string][2]forms.Kind{
+		"block":          {forms.BlockAdult, forms.BlockChild},
+		"reinstate":      {forms.ReinstateAdult, forms.ReinstateChild},
+		"record remove":  {forms.RecordRemoveAdult, forms.RecordRemoveChild},
+		"record restore": {forms.RecordRestoreAdult, forms.RecordRestoreChild},
+		"withdraw":       {forms.WithdrawConsentAdult, forms.WithdrawConsentChild},
+	}
+	for limit := 0; limit <= 18; limit++ {
+		for age := 0; age <= 30; age++ {
+			for name, k := range actions {
+				if forms.Applies(k[0], age, limit) != "" && forms.Applies(k[1], age, limit) != "" {
+					t.Errorf("limit %d, age %d: no %s form applies", limit, age, name)
+				}
+			}
+		}
+	}
+	tests := []struct {
+		kind       forms.Kind
+		age, limit int
+		want       string
+	}{
+		{forms.RecordRemoveAdult, 14, 12, ""},
+		{forms.RecordRemoveChild, 14, 12, "child_not_under_12"},
+		{forms.RecordRemoveChild, 11, 12, ""},
+		{forms.RecordRestoreAdult, 11, 12, "subject_under_12_use_child_form"},
+		{forms.RecordRemoveAdult, 14, 16, "subject_under_16_use_child_form"},
+		{forms.RecordRemoveChild, 15, 0, ""},
+		{forms.BlockAdult, 14, 12, "subject_under_16_use_child_form"},
+		{forms.BlockChild, 16, 12, "child_not_under_16"},
+	}
+	for _, tt := range tests {
+		if got := forms.Applies(tt.kind, tt.age, tt.limit); got != tt.want {
+			t.Errorf("Applies(%s, %d, %d) = %q, want %q", tt.kind, tt.age, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func TestATeenSignsTheAdultRecordFormWhenTheLimitIs12(t *testing.T) {
+	w := newWorld(12)
+	st, reason, subject := w.apply(t, forms.RecordRemoveAdult, 14)
+	if st != forms.Applied || !w.sets.st[subject].PatientRecordRemoved {
+		t.Errorf("got %s %s", st, reason)
+	}
+}

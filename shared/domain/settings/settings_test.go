@@ -34,3 +34,22 @@ func TestCheckAlive(t *testing.T) {
 		})
 	}
 }
+
+func TestPortalCannotLiftProtections(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"adult reinstate", settings.PortalReinstate(false), "reinstate_by_form_1"},
+		{"child reinstate", settings.PortalReinstate(true), "reinstate_by_form_2"},
+		{"adult record restore", settings.PortalRestoreRecord(false), "restore_record_by_form_1"},
+		{"child record restore", settings.PortalRestoreRecord(true), "restore_record_by_form_2"},
+	}
+	for _, tt := range tests {
+		e, ok := domain.AsError(tt.err)
+		if !ok || e.Reason != tt.want || e.Code != domain.EForbidden {
+			t.Errorf("%s: got %v, want 403 %s", tt.name, tt.err, tt.want)
+		}
+	}
+}

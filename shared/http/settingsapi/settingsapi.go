@@ -193,19 +193,18 @@ func (h *Handler) block(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if !blocked && (by == settings.ByParent || h.callerUnder16(req)) {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EForbidden, "reinstate_child_by_form",
-			"A child's access is reinstated with the paper form for children under 16.")
+	if !blocked {
+		return events.APIGatewayV2HTTPResponse{}, settings.PortalReinstate(by == settings.ByParent || h.callerUnder(req, settings.ChildAge))
 	}
 	st, err := h.Settings.SetEmergencyBlock(ctx, key, blocked, settings.Who{By: by, Channel: settings.Portal})
 	return h.done(ctx, st, err, string(settings.EmergencyBlock))
 }
 
-// callerUnder16 reports whether the caller is a child: a child cannot lift
-// a block in the portal (a parent may have placed it); it takes the form.
-func (h *Handler) callerUnder16(req events.APIGatewayV2HTTPRequest) bool {
+// callerUnder reports whether the caller is under age: their own forms are
+// the children's (form 2, signed by a parent).
+func (h *Handler) callerUnder(req events.APIGatewayV2HTTPRequest, age int) bool {
 	c, err := httpapi.CallerFrom(req)
-	return err == nil && clock.Age(c.ID.BirthDate(), h.Now()) < settings.ChildAge
+	return err == nil && clock.Age(c.ID.BirthDate(), h.Now()) < age
 }
 
 func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -216,6 +215,9 @@ func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	key, by, err := h.target(ctx, req, t.Child, t.ChildRef, h.ChildRecordAge)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if enabled {
+		return events.APIGatewayV2HTTPResponse{}, settings.PortalRestoreRecord(by == settings.ByParent || h.callerUnder(req, h.ChildRecordAge))
 	}
 	st, err := h.Settings.SetPatientRecordAccess(ctx, key, enabled, settings.Who{By: by, Channel: settings.Portal})
 	return h.done(ctx, st, err, string(settings.PatientRecordAccess))
