@@ -4,7 +4,11 @@
 // beforehand, so a decision costs no I/O and can be tested exhaustively.
 package access
 
-import "privacycore/shared/domain/consent"
+import (
+	"time"
+
+	"privacycore/shared/domain/consent"
+)
 
 // Area is one of the three service areas a power of attorney can cover. The
 // sources do not name them; these names are ours, written down only here.
@@ -13,10 +17,12 @@ type Area string
 // The attorney service areas.
 const (
 	// AreaCommunication: contact with the health service — messages,
-	// appointments, referrals, GP and health contacts, patient travel.
+	// writing to providers, appointments, referrals, letters and forms, GP
+	// and health contacts, patient travel.
 	AreaCommunication Area = "communication"
 	// AreaHealthData: insight into health data — patient records, summary
-	// care record, medicines, vaccinations, documents, registries.
+	// care record, medicines, vaccinations, test results, documents,
+	// registries, and asking for corrections in them.
 	AreaHealthData Area = "health_data"
 	// AreaAdministration: rights and administration — exemption card and
 	// user fees, research participation, tools.
@@ -41,11 +47,31 @@ type Service struct {
 	PatientRecord bool
 	// SummaryCareRecord: shows the summary care record (removable, opt-out).
 	SummaryCareRecord bool
+	// SignificantSince marks a service added as a significant change: a
+	// power of attorney confirmed before this date does not cover it until
+	// the grantor confirms the grant again. Zero: not significant.
+	SignificantSince time.Time
 }
 
-// Catalogue is every service named in the sources. Adding a service is one
-// line; a new service in an area is covered by existing powers of attorney
-// in that area automatically.
+// Significant reports whether a grant confirmed at confirmedAt must be
+// confirmed again before it covers s.
+func (s Service) Significant(confirmedAt time.Time) bool {
+	return !s.SignificantSince.IsZero() && confirmedAt.Before(s.SignificantSince)
+}
+
+func day(s string) time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic("access: bad date " + s)
+	}
+	return t
+}
+
+// Catalogue is every service named in the sources (README, "The service
+// catalogue", has the same table and says where the two pages disagree; a
+// test keeps them equal). Adding a service is one line; a new service in an
+// area is covered by existing powers of attorney in that area automatically,
+// unless it is marked significant.
 var Catalogue = []Service{
 	// Basic (Basis): own data except patient records.
 	{ID: "gp_info", Level: consent.Basic, ChildUnder12: true, Area: AreaCommunication},
@@ -53,32 +79,40 @@ var Catalogue = []Service{
 	{ID: "health_registries", Level: consent.Basic, ChildUnder12: true, Child12To16: true, Area: AreaHealthData},
 	{ID: "research", Level: consent.Basic, ChildUnder12: true, Child12To16: true, Area: AreaAdministration},
 	{ID: "change_gp", Level: consent.Basic, ChildUnder12: true, Child12To16: true, Area: AreaCommunication},
-	{ID: "request_corrections", Level: consent.Basic, Area: AreaHealthData},
+	{ID: "registry_correction", Level: consent.Basic, Area: AreaHealthData},
 	{ID: "profile", Level: consent.Basic, ChildUnder12: true, Child12To16: true},
 	{ID: "consents_overview", Level: consent.Basic},
+	{ID: "privacy_settings", Level: consent.Basic},
+	{ID: "powers_of_attorney", Level: consent.Basic},
+	{ID: "usage_log", Level: consent.Basic, ChildUnder12: true},
 	{ID: "messages", Level: consent.Basic, ChildUnder12: true, Child12To16: true, Area: AreaCommunication},
 	{ID: "gp_office_messages", Level: consent.Basic, ChildUnder12: true, Area: AreaCommunication},
 	{ID: "summary_care_record", Level: consent.Basic, ChildUnder12: true, Area: AreaHealthData, SummaryCareRecord: true},
-	// Basic+ (Basis+): patient records and who looked them up.
+	{ID: "scr_settings", Level: consent.Basic, ChildUnder12: true},
+	// Basic+ (Basis+): patient records, who looked them up, corrections.
 	{ID: "patient_record", Level: consent.BasicPlus, ChildUnder12: true, Area: AreaHealthData, PatientRecord: true},
 	{ID: "patient_record_access_log", Level: consent.BasicPlus, ChildUnder12: true, Area: AreaHealthData, PatientRecord: true},
+	{ID: "patient_record_correction", Level: consent.BasicPlus, Area: AreaHealthData, PatientRecord: true},
 	// Full (Full tilgang): everything else.
 	{ID: "appointments", Level: consent.Full, ChildUnder12: true, Area: AreaCommunication},
 	{ID: "referrals", Level: consent.Full, ChildUnder12: true, Area: AreaCommunication},
+	{ID: "test_results", Level: consent.Full, Area: AreaHealthData},
+	{ID: "letters_and_forms", Level: consent.Full, Area: AreaCommunication},
+	{ID: "write_to_providers", Level: consent.Full, Area: AreaCommunication, SignificantSince: day("2026-11-01")},
 	{ID: "medicines", Level: consent.Full, ChildUnder12: true, Child12To16: true, Area: AreaHealthData},
+	{ID: "prescription_renewal", Level: consent.Full, Area: AreaHealthData},
 	{ID: "prescription_access_log", Level: consent.Full, ChildUnder12: true, Area: AreaHealthData},
 	{ID: "health_contacts", Level: consent.Full, ChildUnder12: true, Child12To16: true, Area: AreaCommunication},
 	{ID: "pathway_coordinator", Level: consent.Full, ChildUnder12: true, Child12To16: true, Area: AreaCommunication},
-	// The services page offers children's vaccinations "under 16", the list of
-	// child services leaves it out of the 12-16 set; we take the narrower one.
-	{ID: "vaccinations", Level: consent.Full, ChildUnder12: true, Area: AreaHealthData},
+	{ID: "vaccinations", Level: consent.Full, ChildUnder12: true, Child12To16: true, Area: AreaHealthData},
 	{ID: "patient_travel", Level: consent.Full, PatientTravel: true, Area: AreaCommunication},
 	{ID: "critical_info", Level: consent.Full, ChildUnder12: true, Area: AreaHealthData, SummaryCareRecord: true},
 	{ID: "documents", Level: consent.Full, ChildUnder12: true, Area: AreaHealthData},
 	{ID: "organ_donor_card", Level: consent.Full, SummaryCareRecord: true},
+	{ID: "scr_own_entries", Level: consent.Full, ChildUnder12: true, SummaryCareRecord: true},
 	{ID: "tools", Level: consent.Full, Area: AreaAdministration},
 	{ID: "gp_digital_services", Level: consent.Full, Area: AreaCommunication},
-	{ID: "scr_own_entries", Level: consent.Full, SummaryCareRecord: true},
+	{ID: "new_health_services", Level: consent.Full, Area: AreaHealthData},
 }
 
 var byID = func() map[string]Service {

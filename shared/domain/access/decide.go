@@ -33,6 +33,7 @@ const (
 	RulePOAAreaNotGranted      Rule = "poa_area_not_granted"
 	RuleNotByPOA               Rule = "not_available_by_poa"
 	RuleGrantorLacksAccess     Rule = "grantor_lacks_access"
+	RulePOAReconfirmation      Rule = "poa_reconfirmation_required"
 )
 
 // Role is how the actor acts.
@@ -80,6 +81,22 @@ type Grant struct {
 	Areas     []Area
 	ValidFrom time.Time
 	ValidTo   time.Time
+	// ConfirmedAt is when the grantor last confirmed the grant (given it,
+	// or confirmed it again); it does not cover a service added as a
+	// significant change after it.
+	ConfirmedAt time.Time
+}
+
+// NeedsConfirmation lists the services in the grant's areas that were added
+// as significant changes after the grantor last confirmed it.
+func (g Grant) NeedsConfirmation() []string {
+	var out []string
+	for _, s := range Catalogue {
+		if s.Area != "" && slices.Contains(g.Areas, s.Area) && s.Significant(g.ConfirmedAt) {
+			out = append(out, s.ID)
+		}
+	}
+	return out
 }
 
 // Facts are everything a decision is made from, read in advance.
@@ -218,6 +235,8 @@ func forAttorney(s Service, grantor Person, g Grant, now time.Time) Decision {
 		return verdict(RoleAttorney, RuleNotByPOA)
 	case !slices.Contains(g.Areas, s.Area):
 		return verdict(RoleAttorney, RulePOAAreaNotGranted)
+	case s.Significant(g.ConfirmedAt):
+		return verdict(RoleAttorney, RulePOAReconfirmation)
 	}
 	if r := own(s, grantor); r != Allowed {
 		return Decision{Rule: RuleGrantorLacksAccess, Because: r, Role: RoleAttorney}

@@ -239,7 +239,7 @@ func TestCatalogue(t *testing.T) {
 			restricted = append(restricted, s.ID)
 		}
 	}
-	if got, want := fmt.Sprint(restricted), "[health_registries research change_gp profile messages medicines health_contacts pathway_coordinator]"; got != want {
+	if got, want := fmt.Sprint(restricted), "[health_registries research change_gp profile messages medicines health_contacts pathway_coordinator vaccinations]"; got != want {
 		t.Errorf("12-16 set: got %s, want %s", got, want)
 	}
 }
@@ -258,5 +258,43 @@ func BenchmarkDecide(b *testing.B) {
 		if !access.Decide(f).Allowed || !access.Decide(child).Allowed {
 			b.Fatal("denied")
 		}
+	}
+}
+
+// TestSignificantServiceNeedsReconfirmation: a grant confirmed before a
+// significant service was added does not cover it until confirmed again;
+// other services in the area stay covered.
+func TestSignificantServiceNeedsReconfirmation(t *testing.T) {
+	now := oslo("2026-11-23 12:00")
+	write := svc(t, "write_to_providers")
+	if write.SignificantSince.IsZero() {
+		t.Fatal("write_to_providers is not marked significant")
+	}
+	grantor := access.Person{Birth: nin.Date{Year: 1960, Month: 1, Day: 1}, Consent: active(consent.Full)}
+	tests := []struct {
+		name      string
+		service   string
+		confirmed time.Time
+		want      access.Rule
+	}{
+		{"confirmed before the significant service", "write_to_providers", write.SignificantSince.Add(-time.Hour), access.RulePOAReconfirmation},
+		{"confirmed after it", "write_to_providers", write.SignificantSince.Add(time.Hour), access.Allowed},
+		{"confirmed exactly then", "write_to_providers", write.SignificantSince, access.Allowed},
+		{"an ordinary service in the same area", "messages", write.SignificantSince.Add(-time.Hour), access.Allowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := access.Grant{Areas: []access.Area{access.AreaCommunication}, ValidFrom: now.Add(-48 * time.Hour), ValidTo: now.Add(time.Hour), ConfirmedAt: tt.confirmed}
+			if got := access.Decide(access.Facts{Service: svc(t, tt.service), Subject: grantor, Grant: &g, Now: now}); got.Rule != tt.want {
+				t.Errorf("got %+v, want %s", got, tt.want)
+			}
+		})
+	}
+	old := access.Grant{Areas: []access.Area{access.AreaCommunication, access.AreaHealthData}, ConfirmedAt: write.SignificantSince.Add(-time.Hour)}
+	if got := fmt.Sprint(old.NeedsConfirmation()); got != "[write_to_providers]" {
+		t.Errorf("needs confirmation: %s", got)
+	}
+	if got := (access.Grant{Areas: []access.Area{access.AreaHealthData}}).NeedsConfirmation(); len(got) != 0 {
+		t.Errorf("a grant without the area needs confirmation of %v", got)
 	}
 }
