@@ -207,4 +207,3 @@ func tableItems(t *testing.T, l *stack.Local) []string {
 	sort.Strings(items)
 	return items
 }
-
