@@ -53,8 +53,8 @@ func AgeTransitions(env Env) (ScheduleHandler, error) {
 		return nil, err
 	}
 	j := &agejob.Job{Store: store.AgeJob, Now: env.Now, Log: env.logger()}
-	return func(ctx context.Context) error {
-		_, err := j.Run(ctx)
-		return err
+	return func(ctx context.Context) (ScheduleResult, error) {
+		sum, err := j.Run(ctx)
+		return ScheduleResult{"days": sum.Days, "linksEnded": sum.Ended, "linksRestricted": sum.Restricted}, err
 	}, nil
 }
