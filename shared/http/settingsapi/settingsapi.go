@@ -7,14 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"privacycore/shared/domain"
-	"privacycore/shared/domain/access"
-	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/settings"
@@ -30,18 +27,11 @@ const (
 	RouteSCROptOut = "PUT /v1/privacy-settings/summary-care-record/opt-out"
 )
 
-// Relations finds the caller's link to a child.
-type Relations interface {
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
-}
-
 // Handler serves the settings routes.
 type Handler struct {
 	Settings *settings.Service
-	Rel      Relations
 	Keys     *personkey.Keyer
 	IDs      nin.Rules // which person ids the stack accepts in bodies
-	Now      func() time.Time
 	// ChildRecordAge is the age under which a parent may change a child's
 	// patient-record access (default 16).
 	ChildRecordAge int
@@ -93,8 +83,6 @@ func body(st settings.State) stateBody {
 	return b
 }
 
-var refPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // target resolves whose settings a request changes: the caller's, or a
 // child's (by id in the body or by the person selector's reference) when the
 // caller has parental responsibility and the child is under maxAge.
@@ -115,28 +103,18 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		child = h.Keys.Key(id)
 	case childRef != "":
-		if !refPattern.MatchString(childRef) {
+		k, ok := personkey.ParseRef(childRef)
+		if !ok {
 			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "childRef is not a valid reference.")
 		}
-		child = personkey.Key(childRef)
+		child = k
 	default:
-		recs, err := h.Rel.AccessRecords(ctx, me, me)
-		if err != nil {
-			return "", "", err
-		}
-		return me, settings.BySelf, settings.CheckAlive(recs.ActorDeceased, recs.Subject.Deceased)
+		return me, settings.BySelf, h.Settings.Alive(ctx, me)
 	}
-	recs, err := h.Rel.AccessRecords(ctx, me, child)
-	if err != nil {
+	if err := h.Settings.ChildOf(ctx, me, child, maxAge); err != nil {
 		return "", "", err
 	}
-	if err := settings.CheckAlive(recs.ActorDeceased, false); err != nil {
-		return "", "", err
-	}
-	if recs.Link == nil || recs.Link.Foster || clock.Age(recs.ChildBirth, h.Now()) >= maxAge {
-		return "", "", settings.ErrNotChild()
-	}
-	return child, settings.ByParent, settings.CheckAlive(false, recs.Subject.Deceased)
+	return child, settings.ByParent, nil
 }
 
 func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -193,19 +171,12 @@ func (h *Handler) block(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if !blocked && (by == settings.ByParent || h.callerUnder16(req)) {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EForbidden, "reinstate_child_by_form",
-			"A child's access is reinstated with the paper form for children under 16.")
+	caller, err := httpapi.CallerFrom(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	st, err := h.Settings.SetEmergencyBlock(ctx, key, blocked, settings.Who{By: by, Channel: settings.Portal})
+	st, err := h.Settings.SetEmergencyBlockInPortal(ctx, key, blocked, by, caller.ID)
 	return h.done(ctx, st, err, string(settings.EmergencyBlock))
-}
-
-// callerUnder16 reports whether the caller is a child: a child cannot lift
-// a block in the portal (a parent may have placed it); it takes the form.
-func (h *Handler) callerUnder16(req events.APIGatewayV2HTTPRequest) bool {
-	c, err := httpapi.CallerFrom(req)
-	return err == nil && clock.Age(c.ID.BirthDate(), h.Now()) < settings.ChildAge
 }
 
 func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
