@@ -37,11 +37,13 @@ type Queue interface {
 
 // Handler serves the operators' routes.
 type Handler struct {
-	Store  Store
-	Queue  Queue
-	Keys   *personkey.Keyer
-	Now    func() time.Time
-	Log    *slog.Logger
+	Store Store
+	Queue Queue
+	Keys  *personkey.Keyer
+	Now   func() time.Time
+	Log   *slog.Logger
+	// Limits bound a form's received date (FORM_MAX_AGE_DAYS).
+	Limits forms.Limits
 	router *httpapi.Router
 }
 
@@ -61,6 +63,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 type statusBody struct {
 	FormID       string       `json:"formId"`
+	Operator     string       `json:"operator"`
 	Kind         forms.Kind   `json:"kind"`
 	Status       forms.Status `json:"status"`
 	Reason       string       `json:"reason,omitempty"`
@@ -70,7 +73,7 @@ type statusBody struct {
 }
 
 func toBody(r forms.Record) statusBody {
-	b := statusBody{FormID: r.FormID, Kind: r.Kind, Status: r.Status, Reason: r.Reason, ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt}
+	b := statusBody{FormID: r.FormID, Operator: string(r.Operator), Kind: r.Kind, Status: r.Status, Reason: r.Reason, ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt}
 	if !r.DecidedAt.IsZero() {
 		t := r.DecidedAt
 		b.DecidedAt = &t
@@ -83,7 +86,8 @@ func toBody(r forms.Record) statusBody {
 // form under a used id is a conflict. A form still "received" is enqueued
 // again, so a crash between storing and sending heals on resubmission.
 func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := httpapi.OperatorFrom(req); err != nil {
+	op, err := operator(req)
+	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	var s forms.Submission
@@ -91,12 +95,16 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	now := h.Now().UTC()
-	work, err := s.Validate(h.Keys, now)
+	work, err := s.Validate(h.Keys, now, op, h.Limits)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	sum := sha256.Sum256([]byte(work.Encode()))
-	rec, created, err := h.Store.CreateForm(ctx, forms.Record{FormID: s.FormID, Kind: s.Kind, ReceivedDate: s.ReceivedDate, SubmittedAt: now, Digest: hex.EncodeToString(sum[:])})
+	// The same form keyed in again by another operator is the same form:
+	// the digest leaves the operator out, the record keeps the first one.
+	anon := work
+	anon.Operator = ""
+	sum := sha256.Sum256([]byte(anon.Encode()))
+	rec, created, err := h.Store.CreateForm(ctx, forms.Record{FormID: s.FormID, Operator: op, Kind: s.Kind, ReceivedDate: s.ReceivedDate, SubmittedAt: now, Digest: hex.EncodeToString(sum[:])})
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -108,7 +116,7 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
 	}
-	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "kind", string(s.Kind), "new", created)
+	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "operator", string(op), "kind", string(s.Kind), "new", created)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -117,7 +125,7 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := httpapi.OperatorFrom(req); err != nil {
+	if _, err := operator(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	id := req.PathParameters["formId"]
@@ -132,4 +140,15 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.ENotFound, "form_not_found", "No form with this id.")
 	}
 	return httpapi.JSON(http.StatusOK, toBody(rec))
+}
+
+// operator is the identity of the operator calling: a forms:write token
+// without a usable subject is refused, so every form has someone
+// accountable for it.
+func operator(req events.APIGatewayV2HTTPRequest) (forms.Operator, error) {
+	sub, err := httpapi.OperatorSubject(req)
+	if err != nil {
+		return "", err
+	}
+	return forms.ParseOperator(sub)
 }
