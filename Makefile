@@ -39,11 +39,14 @@ FN        ?= SweeperFunction
 DAYS      ?=
 ADVANCE   ?=
 
-.PHONY: sweep clock need-test lint-openapi
+.PHONY: sweep trigger clock need-test lint-openapi
 
-## sweep: run a scheduled function now, as its schedule would (make sweep [FN=SweeperFunction])
+## sweep: run a scheduled function now, as its schedule would, and print what it did (make sweep [FN=SweeperFunction])
 sweep: $(BIN)/local
 	@$(BIN)/local trigger -addr "$(ADDR)" "$(FN)"
+
+## trigger: the same for any scheduled function (make trigger FN=AgeTransitionsFunction)
+trigger: sweep
 
 ## clock: show the functions' clock, or move it forward (make clock DAYS=30 | make clock ADVANCE=36h)
 clock: $(BIN)/local

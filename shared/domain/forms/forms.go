@@ -95,12 +95,11 @@ type Limits struct {
 	MaxAgeDays int
 }
 
-// Validate checks a submission's fields and turns it into work, keyed in
-// by operator (the operator's token subject, see Operator). The received
-// date must be a real date, not before the subject was born, not in the
-// future and at most lim.MaxAgeDays old. It never echoes a person id in an
-// error.
-func (s Submission) Validate(keys *personkey.Keyer, now time.Time, operator Operator, lim Limits) (Work, error) {
+// Validate checks a submission's fields and turns it into work (without
+// its operator: Intake.Submit adds that). The received date must be a real
+// date, not before the subject was born, not in the future and at most
+// lim.MaxAgeDays old. It never echoes a person id in an error.
+func (s Submission) Validate(keys *personkey.Keyer, now time.Time, lim Limits) (Work, error) {
 	if !formIDPattern.MatchString(s.FormID) {
 		return Work{}, domain.Errorf(domain.EInvalid, "invalid_form_id", "formId must be 1-64 characters of A-Z a-z 0-9 . _ -.")
 	}
@@ -140,7 +139,7 @@ func (s Submission) Validate(keys *personkey.Keyer, now time.Time, operator Oper
 	if s.Kind.ForChild() && subject == signer {
 		return Work{}, domain.Errorf(domain.EInvalid, "signer_is_child", "A child form must be signed by a parent.")
 	}
-	return Work{Version: 1, FormID: s.FormID, Operator: string(operator), Kind: s.Kind, SubjectKey: keys.Key(subject), SubjectBirth: subject.BirthDate().String(),
+	return Work{Version: 1, FormID: s.FormID, Kind: s.Kind, SubjectKey: keys.Key(subject), SubjectBirth: subject.BirthDate().String(),
 		SignerKey: keys.Key(signer), SignerBirth: signer.BirthDate().String(), ReceivedDate: s.ReceivedDate}, nil
 }
 
