@@ -25,6 +25,12 @@
 // Other partitions: JOB#<id> (delayed deletion jobs; pending ones carry
 // dueBucket/dueAt and so appear in the sparse ByDue index, which the sweeper
 // queries), NOTICE#<id> (processed register notices, expiring by TTL).
+//
+// The stores (stores.go) are one small type per aggregate, all on one Table
+// handle; each implements its domain package's consumer-side interfaces and
+// returns domain types and sentinel errors (poa.ErrGrantNotFound, ...), never
+// text for a client. This is the only package that imports the DynamoDB
+// client (shared/layers_test.go checks it).
 package dynamo
 
 import (
