@@ -36,9 +36,11 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -115,6 +117,16 @@ func keeps(sk string, scope consent.Scope) bool {
 func kindOf(sk string) string {
 	head, _, _ := strings.Cut(sk, "#")
 	return strings.ToLower(head)
+}
+
+// atVersion is the condition of an optimistic write: the item is still at
+// version expect, or (expect 0) does not exist yet.
+func atVersion(expect int64) (cond *string, names map[string]string, vals map[string]types.AttributeValue) {
+	if expect == 0 {
+		return aws.String("attribute_not_exists(pk)"), nil, nil
+	}
+	return aws.String("#v = :v"), map[string]string{"#v": "version"},
+		map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}
 }
 
 func isConditionFailed(err error) bool {
