@@ -68,7 +68,7 @@ func (s SettingsStore) Settings(ctx context.Context, key personkey.Key) (setting
 	}, nil
 }
 
-// SaveSettings writes the new state (if still at version Expect), the
+// Save implements settings.Store: it writes the new state (if still at version Expect), the
 // opt-out record, and creates or cancels a deletion job, in one transaction.
 func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.Update) error {
 	pk := PersonPK(key)
