@@ -116,3 +116,9 @@ build-FormsFunction:
 
 build-FormsWorkerFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms-worker
+
+build-SectorSettingsFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sector-settings
+
+build-SectorFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sector

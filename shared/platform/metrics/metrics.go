@@ -38,6 +38,7 @@ const (
 	Requests          = "Requests"          // per route and status class
 	Latency           = "Latency"           // per route and status class, ms
 	Decisions         = "Decisions"         // access decisions per outcome and rule
+	SectorDecisions   = "SectorDecisions"   // the sector's decisions per outcome, resource and rule
 	ConsentChanges    = "ConsentChanges"    // per action and level
 	Notices           = "Notices"           // register notices per type and outcome
 	Purges            = "Purges"            // finished delayed deletions per reason
@@ -60,11 +61,12 @@ const (
 	Level       = "Level"
 	NoticeType  = "NoticeType"
 	Reason      = "Reason"
+	Resource    = "Resource"
 )
 
 var dimensionNames = map[string]bool{
 	Function: true, Route: true, StatusClass: true, Outcome: true, Rule: true,
-	Action: true, Level: true, NoticeType: true, Reason: true,
+	Action: true, Level: true, NoticeType: true, Reason: true, Resource: true,
 }
 
 // maxValueLen bounds a dimension value (CloudWatch allows 1024); ours are
@@ -199,6 +201,18 @@ func (e *Emitter) Decision(ctx context.Context, allowed bool, rule string) {
 		outcome = "allowed"
 	}
 	e.Emit(ctx, []Dim{{Outcome, outcome}, {Rule, rule}}, Value{Decisions, Count, 1})
+}
+
+// SectorDecision records a decision the health sector's systems asked for:
+// SectorDecisions per outcome, resource (prescription, summary care record,
+// appointment history) and deciding rule. Never the person or the health
+// professional.
+func (e *Emitter) SectorDecision(ctx context.Context, allowed bool, resource, rule string) {
+	outcome := "denied"
+	if allowed {
+		outcome = "allowed"
+	}
+	e.Emit(ctx, []Dim{{Outcome, outcome}, {Resource, resource}, {Rule, rule}}, Value{SectorDecisions, Count, 1})
 }
 
 // Consent records a consent change: action "set" (give or change) with the
