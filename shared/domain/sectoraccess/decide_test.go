@@ -35,8 +35,10 @@ func check(t *testing.T, rows []row) {
 	}
 }
 
-func allow(r sectoraccess.Rule) sectoraccess.Decision { return sectoraccess.Decision{Allowed: true, Rule: r} }
-func deny(r sectoraccess.Rule) sectoraccess.Decision  { return sectoraccess.Decision{Rule: r} }
+func allow(r sectoraccess.Rule) sectoraccess.Decision {
+	return sectoraccess.Decision{Allowed: true, Rule: r}
+}
+func deny(r sectoraccess.Rule) sectoraccess.Decision { return sectoraccess.Decision{Rule: r} }
 
 func rx(p sectoraccess.Prescriptions) sectoraccess.State { return sectoraccess.State{Prescriptions: p} }
 func scr(s sectoraccess.SCR) sectoraccess.State          { return sectoraccess.State{SCR: s} }

@@ -81,16 +81,18 @@ func TestValidatorCatchesBrokenConsents(t *testing.T) {
 	one, _ := json.Marshal(b.Entry[1].Resource) // rx_blocked_professionals: actors, period
 	provision := func(m map[string]any) map[string]any { return m["provision"].(map[string]any) }
 	tests := map[string]func(map[string]any){
-		"no status":              func(m map[string]any) { delete(m, "status") },
-		"unknown status":         func(m map[string]any) { m["status"] = "blocked" },
-		"no scope":               func(m map[string]any) { delete(m, "scope") },
-		"provision type":         func(m map[string]any) { provision(m)["type"] = "maybe" },
-		"patient is no Patient":  func(m map[string]any) { m["patient"] = map[string]any{"reference": "Organization/1"} },
-		"period start":           func(m map[string]any) { provision(m)["period"] = map[string]any{"start": "23.11.2026"} },
-		"actor without role":     func(m map[string]any) { delete(provision(m)["actor"].([]any)[0].(map[string]any), "role") },
-		"no category":            func(m map[string]any) { delete(m, "category") },
-		"bad id":                 func(m map[string]any) { m["id"] = "has_underscores" },
-		"data meaning":           func(m map[string]any) { provision(m)["data"] = []any{map[string]any{"meaning": "everything", "reference": map[string]any{"reference": "MedicationRequest/x"}}} },
+		"no status":             func(m map[string]any) { delete(m, "status") },
+		"unknown status":        func(m map[string]any) { m["status"] = "blocked" },
+		"no scope":              func(m map[string]any) { delete(m, "scope") },
+		"provision type":        func(m map[string]any) { provision(m)["type"] = "maybe" },
+		"patient is no Patient": func(m map[string]any) { m["patient"] = map[string]any{"reference": "Organization/1"} },
+		"period start":          func(m map[string]any) { provision(m)["period"] = map[string]any{"start": "23.11.2026"} },
+		"actor without role":    func(m map[string]any) { delete(provision(m)["actor"].([]any)[0].(map[string]any), "role") },
+		"no category":           func(m map[string]any) { delete(m, "category") },
+		"bad id":                func(m map[string]any) { m["id"] = "has_underscores" },
+		"data meaning": func(m map[string]any) {
+			provision(m)["data"] = []any{map[string]any{"meaning": "everything", "reference": map[string]any{"reference": "MedicationRequest/x"}}}
+		},
 		"resource type misspelt": func(m map[string]any) { m["resourceType"] = "Consents" },
 		"unknown element":        func(m map[string]any) { m["hprNumbers"] = []any{"1234567"} },
 	}
