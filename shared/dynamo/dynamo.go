@@ -9,7 +9,7 @@
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
 //	SECTORSETTINGS                health personnel's access, research and registry choices (kept
-//	                              on withdrawal: opt-outs); their history is OPTOUT#SECTOR#<time>#<id>
+//	                              on withdrawal: opt-outs); their history is OPTOUT#SECTOR#<time>#<n>#<id>
 //	SCR#g<generation>#...         summary care record content (purged 30 days after an opt-out)
 //	RECEIPT#<id>                  deletion receipts (always kept)
 //	DECEASED                      death registered: status, job (always kept; no health data)

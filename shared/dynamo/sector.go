@@ -23,7 +23,7 @@ import (
 // keeps), gone only with everything else 30 days after a death.
 const (
 	skSector        = "SECTORSETTINGS"
-	skSectorHistory = skOptOut + "SECTOR#" // OPTOUT#SECTOR#<time>#<id>
+	skSectorHistory = skOptOut + "SECTOR#" // OPTOUT#SECTOR#<time>#<n>#<id>
 )
 
 // SectorStore keeps a person's sector settings and their history, and
@@ -135,9 +135,10 @@ func (s SectorStore) SaveSector(ctx context.Context, key personkey.Key, u sector
 		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(u.Expect)}}
 	}
 	items := []types.TransactWriteItem{{Put: put}}
-	for _, c := range u.Changes {
+	for i, c := range u.Changes {
+		// The index keeps the changes of one update in a stable order.
 		at := c.At.UTC().Format(timeLayout)
-		rec, err := attributevalue.MarshalMap(sectorChangeItem{PK: pk, SK: skSectorHistory + at + "#" + c.ID, ID: c.ID,
+		rec, err := attributevalue.MarshalMap(sectorChangeItem{PK: pk, SK: fmt.Sprintf("%s%s#%02d#%s", skSectorHistory, at, i, c.ID), ID: c.ID,
 			Setting: string(c.Setting), Value: c.Value, By: string(c.By), Channel: string(c.Channel), At: at})
 		if err != nil {
 			return fmt.Errorf("encode sector change: %w", err)
