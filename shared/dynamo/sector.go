@@ -28,10 +28,7 @@ const (
 
 // SectorStore keeps a person's sector settings and their history, and
 // reads what a sector decision needs in one round trip.
-type SectorStore struct {
-	DB    DB
-	Table string
-}
+type SectorStore struct{ *Table }
 
 type sectorItem struct {
 	PK         string            `dynamodbav:"pk"`
@@ -60,7 +57,7 @@ type sectorChangeItem struct {
 
 // Sector implements sectoraccess.Store: the settings (all off if never set).
 func (s SectorStore) Sector(ctx context.Context, key personkey.Key) (sectoraccess.State, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(PersonPK(key), skSector), ConsistentRead: aws.Bool(true)})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(PersonPK(key), skSector), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return sectoraccess.State{}, fmt.Errorf("get sector settings: %w", err)
 	}
@@ -126,7 +123,7 @@ func (s SectorStore) SaveSector(ctx context.Context, key personkey.Key, u sector
 	if err != nil {
 		return fmt.Errorf("encode sector settings: %w", err)
 	}
-	put := &types.Put{TableName: &s.Table, Item: state}
+	put := &types.Put{TableName: &s.Name, Item: state}
 	if u.Expect == 0 {
 		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
@@ -143,7 +140,7 @@ func (s SectorStore) SaveSector(ctx context.Context, key personkey.Key, u sector
 		if err != nil {
 			return fmt.Errorf("encode sector change: %w", err)
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: rec}})
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: rec}})
 	}
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if cancelledConditions(err) != nil {
@@ -160,7 +157,7 @@ func (s SectorStore) SaveSector(ctx context.Context, key personkey.Key, u sector
 func (s SectorStore) SectorHistory(ctx context.Context, key personkey.Key, limit int, cursor string) ([]sectoraccess.Change, string, error) {
 	pk := PersonPK(key)
 	in := &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: skSectorHistory},
@@ -200,7 +197,7 @@ func (s SectorStore) SectorHistory(ctx context.Context, key personkey.Key, limit
 // parent's side of the relation: a current parental responsibility (not
 // foster care, not ended) and the child's birth date.
 func (s SectorStore) ChildBirth(ctx context.Context, parent, child personkey.Key) (nin.Date, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(PersonPK(parent), skChild+string(child)), ConsistentRead: aws.Bool(true)})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(PersonPK(parent), skChild+string(child)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nin.Date{}, false, fmt.Errorf("get child link: %w", err)
 	}
@@ -224,15 +221,15 @@ func (s SectorStore) ChildBirth(ctx context.Context, parent, child personkey.Key
 // (DynamoDB's throttling answer) are asked for again, which is rare.
 func (s SectorStore) DecisionFacts(ctx context.Context, key personkey.Key) (sectoraccess.State, bool, error) {
 	pk := PersonPK(key)
-	req := map[string]types.KeysAndAttributes{s.Table: {Keys: []map[string]types.AttributeValue{itemKey(pk, skSector), itemKey(pk, skSettings)}, ConsistentRead: aws.Bool(true)}}
+	req := map[string]types.KeysAndAttributes{s.Name: {Keys: []map[string]types.AttributeValue{itemKey(pk, skSector), itemKey(pk, skSettings)}, ConsistentRead: aws.Bool(true)}}
 	var items []map[string]types.AttributeValue
 	for attempt := 1; ; attempt++ {
 		out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
 			return sectoraccess.State{}, false, fmt.Errorf("batch get decision facts: %w", err)
 		}
-		items = append(items, out.Responses[s.Table]...)
-		if len(out.UnprocessedKeys[s.Table].Keys) == 0 {
+		items = append(items, out.Responses[s.Name]...)
+		if len(out.UnprocessedKeys[s.Name].Keys) == 0 {
 			break
 		}
 		if attempt == maxBatchAttempts {

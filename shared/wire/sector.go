@@ -14,7 +14,7 @@ func (e Env) sectorStore() (dynamo.SectorStore, error) {
 	if err != nil {
 		return dynamo.SectorStore{}, err
 	}
-	return dynamo.SectorStore{DB: store.DB, Table: store.Table}, nil
+	return store.Sector, nil
 }
 
 // SectorSettingsAPI builds the citizen's function for health personnel's

@@ -152,7 +152,7 @@ func (w *world) parent(parent, child string) {
 	w.t.Helper()
 	p, _ := nin.Parse(parent)
 	c, _ := nin.Parse(child)
-	store := dynamo.NewStore(w.local.DynamoDB, w.local.Table("PrivacyTable"), time.Now)
+	store := dynamo.NewStores(w.local.DynamoDB, w.local.Table("PrivacyTable"), time.Now).Relations
 	if err := store.SetParent(context.Background(), w.keys.Key(p), w.keys.Key(c), c.BirthDate(), day0.AddDate(-20, 0, 0)); err != nil {
 		w.t.Fatal(err)
 	}
