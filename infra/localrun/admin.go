@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"privacycore/shared/wire"
 )
 
 // The local admin routes live under adminPrefix on the runner's own server.
@@ -53,6 +55,15 @@ type ConsumerInfo struct {
 	Event              string `json:"event"`
 	BatchSize          int    `json:"batchSize"`
 	ReportItemFailures bool   `json:"reportBatchItemFailures"`
+}
+
+// TriggerResult is what POST /_local/schedules/{Function} answers: the
+// function's own result (what it did) under "result".
+type TriggerResult struct {
+	Function  string              `json:"function"`
+	OK        bool                `json:"ok"`
+	RequestID string              `json:"requestId"`
+	Result    wire.ScheduleResult `json:"result"`
 }
 
 // ClockState is the clock as the admin routes show it.
@@ -160,7 +171,7 @@ func allow(w http.ResponseWriter, req *http.Request, methods ...string) bool {
 }
 
 func (r *Runner) serveTrigger(w http.ResponseWriter, req *http.Request, fn string) {
-	id, err := r.trigger(req.Context(), fn)
+	id, res, err := r.trigger(req.Context(), fn)
 	switch {
 	case errors.Is(err, ErrUnknownFunction):
 		problem(w, http.StatusNotFound, "unknown_function", err.Error())
@@ -168,11 +179,7 @@ func (r *Runner) serveTrigger(w http.ResponseWriter, req *http.Request, fn strin
 		// A local tool: the developer sees the handler's error.
 		problem(w, http.StatusInternalServerError, "handler_failed", err.Error())
 	default:
-		writeJSON(w, http.StatusOK, struct {
-			Function  string `json:"function"`
-			OK        bool   `json:"ok"`
-			RequestID string `json:"requestId"`
-		}{fn, true, id})
+		writeJSON(w, http.StatusOK, TriggerResult{Function: fn, OK: true, RequestID: id, Result: res})
 	}
 }
 

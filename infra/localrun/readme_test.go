@@ -39,7 +39,8 @@ var readmeWants = map[string][]string{
 		`"status":"active","level":"full"`,
 		`"status":"withdrawn"`,
 		`"channel":"registry"`,
-		"SweeperFunction ran",
+		"SweeperFunction ran (request local-", // what it did, from its result:
+		"jobsQueued=1 ",
 		`"DECEASED"`,
 		`"RECEIPT#death-`,
 	},
