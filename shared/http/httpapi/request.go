@@ -73,6 +73,16 @@ func OperatorFrom(req events.APIGatewayV2HTTPRequest) error {
 	return nil
 }
 
+// OperatorSubject checks that the caller is an operator (OperatorFrom) and
+// returns their token's subject (sub), which may be empty: the caller
+// decides what an acceptable operator identity is.
+func OperatorSubject(req events.APIGatewayV2HTTPRequest) (string, error) {
+	if err := OperatorFrom(req); err != nil {
+		return "", err
+	}
+	return req.RequestContext.Authorizer.JWT.Claims["sub"], nil
+}
+
 // SectorScope is the scope of the health sector's systems (machine
 // clients) that enforce the sector settings and read them as FHIR.
 const SectorScope = "sector:read"

@@ -34,21 +34,17 @@ type Handler struct {
 	Decider *sectoraccess.Decider
 	Metrics *metrics.Emitter
 	Log     *slog.Logger
-	router  *httpapi.Router
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteDecide, out.decide)
-	out.router.Route(RouteConsents, out.consents)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteDecide:   out.decide,
+		RouteConsents: out.consents,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 func person(s string) (nin.ID, error) {

@@ -37,25 +37,21 @@ type Handler struct {
 	Service *sectoraccess.Service
 	Keys    *personkey.Keyer
 	Log     *slog.Logger
-	router  *httpapi.Router
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteGet, out.get)
-	out.router.Route(RoutePrescriptions, out.setPrescriptions)
-	out.router.Route(RouteSCR, out.setSCR)
-	out.router.Route(RouteHistory, out.history)
-	out.router.Route(RouteResearch, out.research)
-	out.router.Route(RouteSetResearch, out.setResearch)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteGet:           out.get,
+		RoutePrescriptions: out.setPrescriptions,
+		RouteSCR:           out.setSCR,
+		RouteHistory:       out.history,
+		RouteResearch:      out.research,
+		RouteSetResearch:   out.setResearch,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type prescriptionsBody struct {
