@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/shared/domain"
-	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/forms"
 	"privacycore/shared/domain/settings"
 	"privacycore/shared/dynamo"
@@ -71,7 +70,10 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
+	svc, err := env.consentService(store)
+	if err != nil {
+		return nil, err
+	}
 	p := &forms.Processor{Store: store, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

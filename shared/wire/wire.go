@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -93,7 +94,10 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
+	svc, err := env.consentService(store)
+	if err != nil {
+		return nil, err
+	}
 	h := consentapi.New(svc, keys, log)
 	h.Metrics = env.Metrics()
 	return h.Handle, nil
@@ -147,8 +151,17 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
+	url, err := env.require("PURGE_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	slice, err := env.seconds("PURGE_SLICE_SECONDS", deletion.DefaultSlice)
+	if err != nil {
+		return nil, err
+	}
 	m := env.Metrics()
-	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log, Metrics: m}
+	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log, Metrics: m,
+		Continue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Slice: slice}
 	return m.SQS("purge-worker", (&workers.Purges{Purger: p, Log: log}).Handle), nil
 }
 
@@ -170,7 +183,49 @@ func (e Env) store() (*dynamo.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), table, e.Now), nil
+	s := dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), table, e.Now)
+	if v := e.Getenv("ERASE_PARALLELISM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return nil, fmt.Errorf("ERASE_PARALLELISM must be a whole number from 1 to 64, not %q", v)
+		}
+		s.Parallel = n
+	}
+	return s, nil
+}
+
+// consentService builds the consent rules on store. A withdrawal erases in
+// the request for WITHDRAW_BUDGET_MS at most and hands the rest to the
+// purge queue (PURGE_QUEUE_URL) as a deletion job.
+func (e Env) consentService(store *dynamo.Store) (*consent.Service, error) {
+	url, err := e.require("PURGE_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	budget := consent.DefaultBudget
+	if v := e.Getenv("WITHDRAW_BUDGET_MS"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 1 || ms > 25_000 {
+			return nil, fmt.Errorf("WITHDRAW_BUDGET_MS must be a whole number from 1 to 25000, not %q", v)
+		}
+		budget = time.Duration(ms) * time.Millisecond
+	}
+	bg := &deletion.Handoff{Jobs: store, Queue: queue.Sender{SQS: sqs.NewFromConfig(e.AWS), QueueURL: url}, Now: e.Now, Log: e.logger()}
+	return &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: e.Now, NewID: domain.NewID,
+		Background: bg, Budget: budget}, nil
+}
+
+// seconds reads a duration in whole seconds from the environment.
+func (e Env) seconds(name string, def time.Duration) (time.Duration, error) {
+	v := e.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 900 {
+		return 0, fmt.Errorf("%s must be a whole number of seconds from 1 to 900, not %q", name, v)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func (e Env) logger() *slog.Logger {

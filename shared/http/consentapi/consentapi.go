@@ -24,7 +24,11 @@ const (
 	RoutePut      = "PUT /v1/consent"
 	RouteWithdraw = "DELETE /v1/consent"
 	RouteHistory  = "GET /v1/consent/history"
+	RouteReceipt  = "GET /v1/consent/receipts/{id}"
 )
+
+// ReceiptPath is where a deletion receipt is read (the 202's Location).
+func ReceiptPath(id string) string { return "/v1/consent/receipts/" + id }
 
 // Handler serves the consent routes.
 type Handler struct {
@@ -48,6 +52,7 @@ func New(svc *consent.Service, keys *personkey.Keyer, log *slog.Logger) *Handler
 	h.router.Route(RoutePut, h.put)
 	h.router.Route(RouteWithdraw, h.withdraw)
 	h.router.Route(RouteHistory, h.history)
+	h.router.Route(RouteReceipt, h.receipt)
 	return h
 }
 
@@ -166,6 +171,22 @@ func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPReque
 	h.Log.InfoContext(ctx, "consent withdrawn", "receipt", r.ID, "status", string(r.Status))
 	if h.Metrics != nil {
 		h.Metrics.Consent(ctx, "withdraw", "")
+	}
+	if r.Status != consent.ReceiptDone {
+		// The consent is withdrawn; the erase goes on in the background.
+		return httpapi.JSON(http.StatusAccepted, toReceiptBody(r), "Location", ReceiptPath(r.ID))
+	}
+	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
+}
+
+func (h *Handler) receipt(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	r, err := h.Consent.Receipt(ctx, p, req.PathParameters["id"])
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
 }
