@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"privacycore/shared/wire"
 )
 
 // The local admin routes live under adminPrefix on the runner's own server.
@@ -17,7 +19,7 @@ import (
 // requests addressed to a loopback host and refuse cross-origin browser
 // requests, so a web page cannot move the clock or run a sweep.
 //
-//	GET  /_local/                     routes, queues, schedules and the clock
+//	GET  /_local/                     routes, tables, queues, schedules and the clock
 //	POST /_local/schedules/{Function} run a scheduled function now
 //	GET  /_local/clock                the clock: {"now": RFC 3339, "offset": "720h0m0s"}
 //	POST /_local/clock?advance=720h   move it forward (a Go duration; or ?days=30)
@@ -55,6 +57,15 @@ type ConsumerInfo struct {
 	ReportItemFailures bool   `json:"reportBatchItemFailures"`
 }
 
+// TriggerResult is what POST /_local/schedules/{Function} answers: the
+// function's own result (what it did) under "result".
+type TriggerResult struct {
+	Function  string              `json:"function"`
+	OK        bool                `json:"ok"`
+	RequestID string              `json:"requestId"`
+	Result    wire.ScheduleResult `json:"result"`
+}
+
 // ClockState is the clock as the admin routes show it.
 type ClockState struct {
 	Now    string `json:"now"`    // RFC 3339, UTC
@@ -64,11 +75,13 @@ type ClockState struct {
 // Index is what GET /_local/ answers.
 type Index struct {
 	// Emulator is the endpoint of the local DynamoDB and SQS (for the AWS CLI).
-	Emulator  string         `json:"emulator"`
-	Routes    []RouteInfo    `json:"routes"`
-	Queues    []QueueInfo    `json:"queues"`
-	Schedules []ScheduleInfo `json:"schedules"`
-	Clock     ClockState     `json:"clock"`
+	Emulator string `json:"emulator"`
+	// Tables maps each table's logical id to its name (for the AWS CLI).
+	Tables    map[string]string `json:"tables"`
+	Routes    []RouteInfo       `json:"routes"`
+	Queues    []QueueInfo       `json:"queues"`
+	Schedules []ScheduleInfo    `json:"schedules"`
+	Clock     ClockState        `json:"clock"`
 }
 
 // Queues lists the template's queues in template order, dead-letter queues
@@ -96,7 +109,10 @@ func (r *Runner) ClockState() ClockState {
 }
 
 func (r *Runner) index() Index {
-	ix := Index{Emulator: r.Local.Server.Endpoint, Routes: make([]RouteInfo, 0, len(r.routes)), Queues: r.Queues(), Schedules: r.Schedules(), Clock: r.ClockState()}
+	ix := Index{Emulator: r.Local.Server.Endpoint, Tables: map[string]string{}, Routes: make([]RouteInfo, 0, len(r.routes)), Queues: r.Queues(), Schedules: r.Schedules(), Clock: r.ClockState()}
+	for _, t := range r.Local.Resolved.Tables {
+		ix.Tables[t.LogicalID] = t.Name
+	}
 	for _, rt := range r.routes {
 		ix.Routes = append(ix.Routes, RouteInfo{Method: rt.Method, Path: rt.Path, Function: rt.Function})
 	}
@@ -155,7 +171,7 @@ func allow(w http.ResponseWriter, req *http.Request, methods ...string) bool {
 }
 
 func (r *Runner) serveTrigger(w http.ResponseWriter, req *http.Request, fn string) {
-	id, err := r.trigger(req.Context(), fn)
+	id, res, err := r.trigger(req.Context(), fn)
 	switch {
 	case errors.Is(err, ErrUnknownFunction):
 		problem(w, http.StatusNotFound, "unknown_function", err.Error())
@@ -163,11 +179,7 @@ func (r *Runner) serveTrigger(w http.ResponseWriter, req *http.Request, fn strin
 		// A local tool: the developer sees the handler's error.
 		problem(w, http.StatusInternalServerError, "handler_failed", err.Error())
 	default:
-		writeJSON(w, http.StatusOK, struct {
-			Function  string `json:"function"`
-			OK        bool   `json:"ok"`
-			RequestID string `json:"requestId"`
-		}{fn, true, id})
+		writeJSON(w, http.StatusOK, TriggerResult{Function: fn, OK: true, RequestID: id, Result: res})
 	}
 }
 

@@ -60,7 +60,7 @@ const pairsPerTransaction = 50
 // The call stops at the first page boundary past the slice's bound and
 // returns the receipt still deleting, with Next set to the last sort key
 // whose page is fully erased.
-func (s *Store) Erase(ctx context.Context, key personkey.Key, receiptID string, scope consent.Scope, slice consent.Slice) (consent.Receipt, error) {
+func (s Eraser) Erase(ctx context.Context, key personkey.Key, receiptID string, scope consent.Scope, slice consent.Slice) (consent.Receipt, error) {
 	pk := PersonPK(key)
 	r, err := s.receipt(ctx, pk, receiptID)
 	if err != nil {
@@ -102,12 +102,12 @@ func (s *Store) Erase(ctx context.Context, key personkey.Key, receiptID string, 
 	if err := s.finishReceipt(ctx, pk, receiptID); err != nil {
 		return consent.Receipt{}, err
 	}
-	return s.Receipt(ctx, key, receiptID)
+	return ConsentStore(s).Receipt(ctx, key, receiptID)
 }
 
 // countPage adds the page's not yet counted items to the receipt r (which it
 // keeps current), retrying on a concurrent update.
-func (s *Store) countPage(ctx context.Context, pk string, r *receiptItem, keys []erasable, scope consent.Scope) error {
+func (s Eraser) countPage(ctx context.Context, pk string, r *receiptItem, keys []erasable, scope consent.Scope) error {
 	for {
 		counts := maps.Clone(r.Deleted)
 		if counts == nil {
@@ -156,14 +156,14 @@ func deletable(keys []erasable, scope consent.Scope) (pairs [][2]map[string]type
 
 // deletePairs deletes each pair in the same transaction as its twin (up to
 // pairsPerTransaction pairs a call). A twin already gone is no failure.
-func (s *Store) deletePairs(ctx context.Context, pairs [][2]map[string]types.AttributeValue) error {
+func (s *Table) deletePairs(ctx context.Context, pairs [][2]map[string]types.AttributeValue) error {
 	for len(pairs) > 0 {
 		n := min(pairsPerTransaction, len(pairs))
 		actions := make([]types.TransactWriteItem, 0, 2*n)
 		for _, p := range pairs[:n] {
 			actions = append(actions,
-				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Table, Key: p[0]}},
-				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Table, Key: p[1]}})
+				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Name, Key: p[0]}},
+				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Name, Key: p[1]}})
 		}
 		if err := s.retryThrottled(ctx, func() error {
 			_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: actions})
@@ -180,7 +180,7 @@ var errErasedConcurrently = errors.New("another erase of the same receipt moved 
 
 // recordProgress stores the counts so far and the last counted sort key,
 // if nobody else has moved the receipt on since through was read.
-func (s *Store) recordProgress(ctx context.Context, pk, receiptID, through, last string, counts map[string]int) error {
+func (s Eraser) recordProgress(ctx context.Context, pk, receiptID, through, last string, counts map[string]int) error {
 	m, err := attributevalue.Marshal(counts)
 	if err != nil {
 		return fmt.Errorf("encode counts: %w", err)
@@ -196,7 +196,7 @@ func (s *Store) recordProgress(ctx context.Context, pk, receiptID, through, last
 		vals[":through"] = &types.AttributeValueMemberS{Value: through}
 	}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.Table,
+		TableName:                 &s.Name,
 		Key:                       itemKey(pk, skReceipt+receiptID),
 		UpdateExpression:          aws.String("SET deleted = :c, countedThrough = :last"),
 		ConditionExpression:       aws.String(cond),
@@ -211,9 +211,9 @@ func (s *Store) recordProgress(ctx context.Context, pk, receiptID, through, last
 	return nil
 }
 
-func (s *Store) finishReceipt(ctx context.Context, pk, receiptID string) error {
+func (s Eraser) finishReceipt(ctx context.Context, pk, receiptID string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &s.Table,
+		TableName:                &s.Name,
 		Key:                      itemKey(pk, skReceipt+receiptID),
 		UpdateExpression:         aws.String("SET #s = :done, completedAt = :t"),
 		ConditionExpression:      aws.String("#s <> :done"),
@@ -241,13 +241,13 @@ type erasable struct {
 // eachPage queries the partition after the sort key after ("" from the
 // start), keys only, one page at a time, until fn returns false. The next
 // page is read while fn works on the current one.
-func (s *Store) eachPage(ctx context.Context, pk, after string, fn func([]erasable) (bool, error)) error {
+func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasable) (bool, error)) error {
 	limit := s.PageLimit
 	if limit <= 0 {
 		limit = ErasePage
 	}
 	in := &dynamodb.QueryInput{
-		TableName:                 &s.Table,
+		TableName:                 &s.Name,
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ProjectionExpression:      aws.String("pk, sk, mirrorPk, mirrorSk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
@@ -308,7 +308,7 @@ func (s *Store) eachPage(ctx context.Context, pk, after string, fn func([]erasab
 // deleteKeys deletes keys in batches of 25, Parallel batches in flight,
 // each retried on unprocessed items and throttling with exponential
 // backoff, as DynamoDB asks.
-func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
+func (s *Table) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
 	var batches [][]types.WriteRequest
 	for len(keys) > 0 {
 		n := min(batchSize, len(keys))
@@ -366,15 +366,15 @@ feed:
 	return ctx.Err()
 }
 
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	pending := map[string][]types.WriteRequest{s.Table: reqs}
+func (s *Table) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	pending := map[string][]types.WriteRequest{s.Name: reqs}
 	backoff := 25 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 		switch {
 		case err != nil && !throttled(err):
 			return fmt.Errorf("batch write: %w", err)
-		case err == nil && len(out.UnprocessedItems[s.Table]) == 0:
+		case err == nil && len(out.UnprocessedItems[s.Name]) == 0:
 			return nil
 		case err == nil:
 			pending = out.UnprocessedItems
@@ -383,7 +383,7 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 			if err != nil {
 				return fmt.Errorf("batch write: throttled %d times: %w", attempt, err)
 			}
-			return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(pending[s.Table]), attempt)
+			return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(pending[s.Name]), attempt)
 		}
 		if err := s.Sleep(ctx, jitter(backoff)); err != nil {
 			return fmt.Errorf("batch write backoff: %w", err)
@@ -394,7 +394,7 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 
 // retryThrottled calls fn again, with exponential backoff, while DynamoDB
 // answers that it is throttling.
-func (s *Store) retryThrottled(ctx context.Context, fn func() error) error {
+func (s *Table) retryThrottled(ctx context.Context, fn func() error) error {
 	backoff := 25 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := fn()

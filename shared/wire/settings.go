@@ -16,8 +16,8 @@ import (
 	"privacycore/shared/sqs/workers"
 )
 
-func (e Env) settingsService(store *dynamo.Store) *settings.Service {
-	return &settings.Service{Store: dynamo.SettingsStore{Store: store}, Now: e.Now, NewID: domain.NewID, SCRScope: dynamo.ScopeSCR}
+func (e Env) settingsService(store *dynamo.Stores) *settings.Service {
+	return &settings.Service{Store: store.Settings, Records: store.Access, Now: e.Now, NewID: domain.NewID}
 }
 
 func (e Env) childRecordAge() (int, error) {
@@ -42,7 +42,7 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store, Keys: keys, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Keys: keys, ChildRecordAge: age, Log: env.logger()})
 	return h.Handle, nil
 }
 
@@ -56,7 +56,8 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := formsapi.New(formsapi.Handler{Store: store, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Log: env.logger()})
+	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now}
+	h := formsapi.New(formsapi.Handler{Forms: in, Log: env.logger()})
 	return h.Handle, nil
 }
 
@@ -70,10 +71,10 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := env.consentService(store)
+	svc, err := env.withdrawingConsentService(store)
 	if err != nil {
 		return nil, err
 	}
-	p := &forms.Processor{Store: store, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
+	p := &forms.Processor{Store: store.Forms, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

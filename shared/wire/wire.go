@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/shared/domain"
@@ -42,7 +41,14 @@ type SQSHandler = func(context.Context, events.SQSEvent) (events.SQSEventRespons
 
 // ScheduleHandler is the signature of every scheduled function; the
 // schedule's payload carries nothing the handler needs (time comes from Now).
-type ScheduleHandler = func(context.Context) error
+// It returns what the run did: Lambda gives it back as the invocation's JSON
+// result, and the local runner's trigger route (make sweep) answers it.
+type ScheduleHandler = func(context.Context) (ScheduleResult, error)
+
+// ScheduleResult is what a scheduled run did, as named counts
+// ({"jobsQueued":3,"overdueJobs":0}); with an error, what it did before it
+// failed.
+type ScheduleResult map[string]int
 
 // Env is what a function is built from.
 type Env struct {
@@ -94,7 +100,7 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := env.consentService(store)
+	svc, err := env.withdrawingConsentService(store)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +116,9 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
 	p := &notices.Processor{
-		Keys: keys, Ledger: store, Deaths: store, Consents: svc, Grants: store, Relations: store, Mover: store,
+		Keys: keys, Ledger: store.Ledger, Deaths: store.Deaths, Consents: env.consentService(store), Grants: store.Grants,
+		Relations: store.Relations, Mover: store.Mover,
 		Now: env.Now, Log: log,
 	}
 	m := env.Metrics()
@@ -129,18 +135,20 @@ func Sweeper(env Env) (ScheduleHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &deletion.Sweeper{Jobs: store, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
+	s := &deletion.Sweeper{Jobs: store.Jobs, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
 	m := env.Metrics()
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (ScheduleResult, error) {
 		queued, err := s.Sweep(ctx)
 		m.Swept(ctx, queued)
+		res := ScheduleResult{"jobsQueued": queued}
 		// Count even after a failed sweep: the alarm needs the number most then.
-		overdue, cerr := deletion.Overdue(ctx, store, env.Now())
+		overdue, cerr := deletion.Overdue(ctx, store.Jobs, env.Now())
 		if cerr != nil {
-			return errors.Join(err, cerr)
+			return res, errors.Join(err, cerr)
 		}
 		m.Overdue(ctx, overdue)
-		return err
+		res["overdueJobs"] = overdue
+		return res, err
 	}, nil
 }
 
@@ -160,44 +168,22 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 		return nil, err
 	}
 	m := env.Metrics()
-	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log, Metrics: m,
+	p := &deletion.Purger{Jobs: store.Jobs, Receipts: store.Consent, Eraser: store.Eraser, Deaths: store.Deaths, Now: env.Now, Log: log, Metrics: m,
 		Continue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Slice: slice}
 	return m.SQS("purge-worker", (&workers.Purges{Purger: p, Log: log}).Handle), nil
 }
 
-// keysAndStore is what every function that handles person ids needs.
-func (e Env) keysAndStore() (*personkey.Keyer, *dynamo.Store, error) {
-	keys, err := e.keyer()
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := e.store()
-	if err != nil {
-		return nil, nil, err
-	}
-	return keys, store, nil
+// consentService is the one consent service every function that changes
+// consent uses.
+func (e Env) consentService(s *dynamo.Stores) *consent.Service {
+	return &consent.Service{Store: s.Consent, Eraser: s.Eraser, Grants: s.Grants, Deaths: s.Deaths, Now: e.Now, NewID: domain.NewID}
 }
 
-func (e Env) store() (*dynamo.Store, error) {
-	table, err := e.require("TABLE_NAME")
-	if err != nil {
-		return nil, err
-	}
-	s := dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), table, e.Now)
-	if v := e.Getenv("ERASE_PARALLELISM"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 64 {
-			return nil, fmt.Errorf("ERASE_PARALLELISM must be a whole number from 1 to 64, not %q", v)
-		}
-		s.Parallel = n
-	}
-	return s, nil
-}
-
-// consentService builds the consent rules on store. A withdrawal erases in
-// the request for WITHDRAW_BUDGET_MS at most and hands the rest to the
-// purge queue (PURGE_QUEUE_URL) as a deletion job.
-func (e Env) consentService(store *dynamo.Store) (*consent.Service, error) {
+// withdrawingConsentService is the consent service of the functions that
+// withdraw with an erase (the API, paper forms): the request erases for
+// WITHDRAW_BUDGET_MS at most and hands the rest to the purge queue
+// (PURGE_QUEUE_URL) as a deletion job.
+func (e Env) withdrawingConsentService(s *dynamo.Stores) (*consent.Service, error) {
 	url, err := e.require("PURGE_QUEUE_URL")
 	if err != nil {
 		return nil, err
@@ -210,9 +196,10 @@ func (e Env) consentService(store *dynamo.Store) (*consent.Service, error) {
 		}
 		budget = time.Duration(ms) * time.Millisecond
 	}
-	bg := &deletion.Handoff{Jobs: store, Queue: queue.Sender{SQS: sqs.NewFromConfig(e.AWS), QueueURL: url}, Now: e.Now, Log: e.logger()}
-	return &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: e.Now, NewID: domain.NewID,
-		Background: bg, Budget: budget}, nil
+	svc := e.consentService(s)
+	svc.Background = &deletion.Handoff{Jobs: s.Jobs, Queue: queue.Sender{SQS: sqs.NewFromConfig(e.AWS), QueueURL: url}, Now: e.Now, Log: e.logger()}
+	svc.Budget = budget
+	return svc, nil
 }
 
 // seconds reads a duration in whole seconds from the environment.
@@ -226,6 +213,36 @@ func (e Env) seconds(name string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be a whole number of seconds from 1 to 900, not %q", name, v)
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// keysAndStore is what every function that handles person ids needs.
+func (e Env) keysAndStore() (*personkey.Keyer, *dynamo.Stores, error) {
+	keys, err := e.keyer()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := e.store()
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, store, nil
+}
+
+// store returns the stores on the function's table.
+func (e Env) store() (*dynamo.Stores, error) {
+	table, err := e.require("TABLE_NAME")
+	if err != nil {
+		return nil, err
+	}
+	s := dynamo.Open(e.AWS, table, e.Now)
+	if v := e.Getenv("ERASE_PARALLELISM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return nil, fmt.Errorf("ERASE_PARALLELISM must be a whole number from 1 to 64, not %q", v)
+		}
+		s.Table.Parallel = n
+	}
+	return s, nil
 }
 
 func (e Env) logger() *slog.Logger {

@@ -4,12 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
+	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
@@ -22,21 +27,29 @@ type Update struct {
 	CancelJob string
 }
 
+// Errors the store's Save returns; the service turns them into the
+// client's problem.
+var (
+	// ErrConcurrentUpdate: the stored version is no longer Expect.
+	ErrConcurrentUpdate = errors.New("settings: changed meanwhile")
+	// ErrPurgeStarted: the SCR purge job to cancel is no longer pending or queued.
+	ErrPurgeStarted = errors.New("settings: summary care record purge started")
+)
+
 // Store keeps settings.
 type Store interface {
 	Settings(ctx context.Context, key personkey.Key) (State, error)
 	Save(ctx context.Context, key personkey.Key, u Update) error
 }
 
-// ScopeFor returns the erase scope of an SCR purge up to a generation.
-type ScopeFor func(gen int) consent.Scope
-
 // Service changes settings by the same rules for every channel.
 type Service struct {
-	Store    Store
-	Now      func() time.Time
-	NewID    func() string
-	SCRScope ScopeFor
+	Store Store
+	// Records, if set, tells whether a caller acts for their child
+	// (ChildOf); only the portal needs it.
+	Records access.RecordsReader
+	Now     func() time.Time
+	NewID   func() string
 }
 
 // Who is who changes a setting, and how.
@@ -53,6 +66,31 @@ func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
 		return State{}, fmt.Errorf("read settings: %w", err)
 	}
 	return st, nil
+}
+
+// ChildOf returns ErrNotChild unless parent has parental responsibility
+// for child and child is under maxAge now.
+func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxAge int) error {
+	recs, err := s.Records.AccessRecords(ctx, parent, child)
+	if err != nil {
+		return err
+	}
+	if !recs.ParentOfChildUnder(maxAge, s.Now()) {
+		return ErrNotChild()
+	}
+	return nil
+}
+
+// SetEmergencyBlockInPortal is SetEmergencyBlock asked for in the portal by
+// caller. A child's block is lifted only with the paper form for children
+// under 16, whether a parent asks for it or the child does (a parent may
+// have placed it).
+func (s *Service) SetEmergencyBlockInPortal(ctx context.Context, key personkey.Key, blocked bool, by By, caller nin.ID) (State, error) {
+	if !blocked && (by == ByParent || clock.Age(caller.BirthDate(), s.Now()) < ChildAge) {
+		return State{}, domain.Errorf(domain.EForbidden, "reinstate_child_by_form",
+			"A child's access is reinstated with the paper form for children under 16.")
+	}
+	return s.SetEmergencyBlock(ctx, key, blocked, Who{By: by, Channel: Portal})
 }
 
 // SetEmergencyBlock blocks or reinstates all logged-in services. It does
@@ -100,7 +138,7 @@ func (s *Service) OptOutSCR(ctx context.Context, key personkey.Key, who Who) (St
 		}
 		job := &deletion.Job{
 			ID: scrJobID(key, st.SCRGeneration, now), Person: key, Reason: consent.ReasonSCROptOut,
-			Scope: s.SCRScope(st.SCRGeneration), Status: deletion.StatusPending, DueAt: now.Add(SCRRestoreWindow),
+			Scope: ScopeSCR(st.SCRGeneration), Status: deletion.StatusPending, DueAt: now.Add(SCRRestoreWindow),
 		}
 		st.SCROptedOut, st.SCROptedOutAt, st.SCRPurgeJob = true, now, job.ID
 		return Update{NewJob: job}, true
@@ -142,7 +180,12 @@ func (s *Service) change(ctx context.Context, key personkey.Key, who Who, settin
 	next.Version = cur.Version + 1
 	u.Next, u.Expect = next, cur.Version
 	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID}
-	if err := s.Store.Save(ctx, key, u); err != nil {
+	switch err := s.Store.Save(ctx, key, u); {
+	case errors.Is(err, ErrPurgeStarted):
+		return State{}, domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")
+	case errors.Is(err, ErrConcurrentUpdate):
+		return State{}, domain.Errorf(domain.EConflict, "concurrent_update", "The settings were changed by another request at the same time. Read them again and retry.")
+	case err != nil:
 		return State{}, err
 	}
 	return next, nil

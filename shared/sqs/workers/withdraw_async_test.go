@@ -131,8 +131,8 @@ func TestLargeWithdrawalAnswers202AndFinishesInSlices(t *testing.T) {
 	table := w.local.Table("PrivacyTable")
 	url := w.local.QueueURLs["PurgeQueue"]
 	worker := func(db dynamo.DB) *workers.Purges {
-		s := dynamo.NewStore(db, table, w.clock.Now)
-		p := &deletion.Purger{Jobs: s, Receipts: s, Eraser: s, Deaths: s, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil),
+		s := dynamo.NewStores(db, table, w.clock.Now)
+		p := &deletion.Purger{Jobs: s.Jobs, Receipts: s.Consent, Eraser: s.Eraser, Deaths: s.Deaths, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil),
 			Continue: queue.Sender{SQS: w.local.SQS, QueueURL: url}, Slice: 1}
 		return &workers.Purges{Purger: p, Log: obs.NewLogger(io.Discard, nil)}
 	}
