@@ -22,27 +22,25 @@ const (
 
 // Handler serves the operators' routes.
 type Handler struct {
-	Forms  *forms.Intake
-	Log    *slog.Logger
-	router *httpapi.Router
+	Forms *forms.Intake
+	Log   *slog.Logger
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteSubmit, out.submit)
-	out.router.Route(RouteStatus, out.status)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteSubmit: out.submit,
+		RouteStatus: out.status,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type statusBody struct {
 	FormID       string       `json:"formId"`
+	Operator     string       `json:"operator"`
 	Kind         forms.Kind   `json:"kind"`
 	Status       forms.Status `json:"status"`
 	Reason       string       `json:"reason,omitempty"`
@@ -52,7 +50,7 @@ type statusBody struct {
 }
 
 func toBody(r forms.Record) statusBody {
-	b := statusBody{FormID: r.FormID, Kind: r.Kind, Status: r.Status, Reason: r.Reason, ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt}
+	b := statusBody{FormID: r.FormID, Operator: string(r.Operator), Kind: r.Kind, Status: r.Status, Reason: r.Reason, ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt}
 	if !r.DecidedAt.IsZero() {
 		t := r.DecidedAt
 		b.DecidedAt = &t
@@ -63,18 +61,19 @@ func toBody(r forms.Record) statusBody {
 // submit takes a form in (see forms.Intake.Submit): 202 when new, 200
 // with the current status when the same form comes again.
 func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := httpapi.OperatorFrom(req); err != nil {
+	op, err := operator(req)
+	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	var s forms.Submission
 	if err := httpapi.DecodeJSON(req, &s); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	rec, created, err := h.Forms.Submit(ctx, s)
+	rec, created, err := h.Forms.Submit(ctx, op, s)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "kind", string(s.Kind), "new", created)
+	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "operator", string(op), "kind", string(s.Kind), "new", created)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -83,7 +82,7 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := httpapi.OperatorFrom(req); err != nil {
+	if _, err := operator(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	rec, err := h.Forms.Status(ctx, req.PathParameters["formId"])
@@ -91,4 +90,15 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.JSON(http.StatusOK, toBody(rec))
+}
+
+// operator is the identity of the operator calling: a forms:write token
+// without a usable subject is refused, so every form has someone
+// accountable for it.
+func operator(req events.APIGatewayV2HTTPRequest) (forms.Operator, error) {
+	sub, err := httpapi.OperatorSubject(req)
+	if err != nil {
+		return "", err
+	}
+	return forms.ParseOperator(sub)
 }
