@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/nin"
@@ -76,14 +77,9 @@ type Service struct {
 	Contacts ContactRegister
 	Now      func() time.Time
 	NewID    func() string
-	// Bars, if set, refuses everyone under an emergency block or registered
-	// dead, whatever their consent says.
-	Bars Bars
-}
-
-// Bars says why a person may not use logged-in services ("" if nothing does).
-type Bars interface {
-	Barred(ctx context.Context, key personkey.Key) (string, error)
+	// Records, if set, refuses everyone the access rules bar from all
+	// logged-in services (access.Person.Barred), whatever their consent says.
+	Records access.RecordsReader
 }
 
 // Open returns the subject of a request if the person may use profile
@@ -97,13 +93,13 @@ func (s *Service) Open(ctx context.Context, p Person) (Subject, error) {
 	if st.Status != consent.StatusActive || !st.Level.Includes(consent.Basic) {
 		return Subject{}, domain.Errorf(domain.EForbidden, "consent_required", "Profile settings need your consent to use Helsenorge. Give consent first.")
 	}
-	if s.Bars != nil {
-		bar, err := s.Bars.Barred(ctx, p.Key)
+	if s.Records != nil {
+		recs, err := s.Records.AccessRecords(ctx, p.Key, p.Key)
 		if err != nil {
 			return Subject{}, fmt.Errorf("check access: %w", err)
 		}
-		if bar != "" {
-			return Subject{}, domain.Errorf(domain.EForbidden, bar, "Logged-in services are closed for this person.")
+		if bar := recs.Subject.Barred(); bar != access.Allowed {
+			return Subject{}, domain.Errorf(domain.EForbidden, string(bar), "Logged-in services are closed for this person.")
 		}
 	}
 	return Subject{p: p}, nil
