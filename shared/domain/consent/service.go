@@ -255,6 +255,9 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 		return r, nil
 	}
 	r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal)
+	if errors.Is(err, ErrReceiptNotFound) {
+		return Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+	}
 	if err != nil {
 		return Receipt{}, fmt.Errorf("erase after withdrawal: %w", err)
 	}
