@@ -17,7 +17,7 @@ func ProfileAPI(env Env) (HTTPHandler, error) {
 	}
 	svc := &profile.Service{
 		Records: store.Access,
-		Store:   store.Profile, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{},
+		Store:   store.Profile, LoginStore: store.Logins, AppStore: store.Apps, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{},
 		Now: env.Now, NewID: domain.NewID,
 	}
 	return profileapi.New(svc, keys, env.logger()).Handle, nil

@@ -216,7 +216,7 @@ func newWorld(people ...profile.Person) *world {
 		cs[p.Key] = consent.State{Status: consent.StatusActive, Level: consent.Basic, Version: 1}
 	}
 	w.svc = &profile.Service{
-		Store: w.store, Consents: cs, Parents: w.parents, Contacts: contacts{},
+		Store: w.store, LoginStore: w.store, AppStore: w.store, Consents: cs, Parents: w.parents, Contacts: contacts{},
 		Now: func() time.Time { return now }, NewID: w.newID,
 	}
 	return w
