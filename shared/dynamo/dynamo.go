@@ -71,9 +71,12 @@ type Table struct {
 	Now  func() time.Time
 	// Sleep waits between retries of unprocessed batch items; tests may stub it.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PageLimit caps the items per Query page when erasing (0: DynamoDB's
-	// 1 MB pages). Tests use it to cross page boundaries with little data.
+	// PageLimit caps the items per Query page when erasing (0: ErasePage).
+	// Tests use it to cross page boundaries with little data.
 	PageLimit int32
+	// Parallel is how many BatchWriteItem calls an erase keeps in flight
+	// (0: DefaultEraseParallelism; ERASE_PARALLELISM in the template).
+	Parallel int
 }
 
 // NewTable returns the table handle the stores share.

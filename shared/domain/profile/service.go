@@ -82,11 +82,11 @@ type Service struct {
 	Store      Store
 	LoginStore LoginStore
 	AppStore   AppStore
-	Consents Consents
-	Parents  Parents
-	Contacts ContactRegister
-	Now      func() time.Time
-	NewID    func() string
+	Consents   Consents
+	Parents    Parents
+	Contacts   ContactRegister
+	Now        func() time.Time
+	NewID      func() string
 	// Records, if set, refuses everyone the access rules bar from all
 	// logged-in services (access.Person.Barred), whatever their consent says.
 	Records access.RecordsReader
