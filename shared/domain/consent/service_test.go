@@ -240,16 +240,28 @@ func TestWithdrawFinishesAnInterruptedErase(t *testing.T) {
 	}
 }
 
+// background is a consent.Background that owns every erase.
+type background struct{}
+
+func (background) Prepare(context.Context, personkey.Key, string, consent.Reason, consent.Scope) (bool, error) {
+	return true, nil
+}
+func (background) Hand(context.Context, string, string) error { return nil }
+func (background) Close(context.Context, string) error        { return nil }
+
 func TestWithdrawReceiptGone(t *testing.T) {
 	tests := []struct {
-		name     string
-		stored   bool  // the receipt is there when read
-		eraseErr error // what the eraser returns
-		want     string
+		name       string
+		stored     bool  // the receipt is there when read
+		eraseErr   error // what the eraser returns
+		background bool  // the erase runs in a time slice, with a job behind it
+		want       string
 	}{
-		{"gone before the read", false, nil, "receipt_not_found: No such deletion receipt."},
-		{"gone during the erase", true, consent.ErrReceiptNotFound, "receipt_not_found: No such deletion receipt."},
-		{"eraser fails", true, errors.New("boom"), "internal:erase after withdrawal: boom"},
+		{"gone before the read", false, nil, false, "receipt_not_found: No such deletion receipt."},
+		{"gone during the erase", true, consent.ErrReceiptNotFound, false, "receipt_not_found: No such deletion receipt."},
+		{"gone during a sliced erase", true, consent.ErrReceiptNotFound, true, "receipt_not_found: No such deletion receipt."},
+		{"eraser fails", true, errors.New("boom"), false, "internal:erase after withdrawal: boom"},
+		{"sliced eraser fails", true, errors.New("boom"), true, "internal:erase after withdrawal: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,7 +271,11 @@ func TestWithdrawReceiptGone(t *testing.T) {
 				m.receipts["r1"] = consent.Receipt{ID: "r1", Status: consent.ReceiptDeleting}
 			}
 			m.eraseErr = tt.eraseErr
-			_, err := newService(m).Withdraw(context.Background(), kari, consent.Withdrawal{Channel: consent.ChannelPortal})
+			svc := newService(m)
+			if tt.background {
+				svc.Background = background{}
+			}
+			_, err := svc.Withdraw(context.Background(), kari, consent.Withdrawal{Channel: consent.ChannelPortal})
 			got := reason(err)
 			if e, ok := domain.AsError(err); ok {
 				got += ": " + e.Message
