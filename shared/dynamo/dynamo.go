@@ -8,6 +8,8 @@
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
+//	SECTORSETTINGS                health personnel's access, research and registry choices (kept
+//	                              on withdrawal: opt-outs); their history is OPTOUT#SECTOR#<time>#<n>#<id>
 //	SCR#g<generation>#...         summary care record content (purged 30 days after an opt-out)
 //	RECEIPT#<id>                  deletion receipts (always kept)
 //	DECEASED                      death registered: status, job (always kept; no health data)
@@ -113,7 +115,7 @@ func keeps(sk string, scope consent.Scope) bool {
 	if scope == consent.ScopeEverything {
 		return false
 	}
-	return sk == skConsent || sk == skSettings || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
+	return sk == skConsent || sk == skSettings || sk == skSector || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
 		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled)
 }
 
