@@ -3,8 +3,16 @@ package poa_test
 import (
 	"testing"
 
+	"privacycore/shared/domain"
 	"privacycore/shared/domain/poa"
 )
+
+func code(err error) string {
+	if e, ok := domain.AsError(err); ok {
+		return e.Reason
+	}
+	return ""
+}
 
 func TestCheckAlive(t *testing.T) {
 	tests := []struct {
@@ -19,7 +27,7 @@ func TestCheckAlive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := reason(poa.CheckAlive(tt.grantorDead, tt.granteeDead)); got != tt.want {
+			if got := code(poa.CheckAlive(tt.grantorDead, tt.granteeDead)); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

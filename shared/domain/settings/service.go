@@ -73,8 +73,12 @@ func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
 // ChildOf returns ErrNotChild unless parent has parental responsibility
 // for child and child is under maxAge now, and refuses a parent or child
 // registered dead (CheckAlive): the parent's death first, the child's only
-// once the relation is known, so a stranger learns nothing.
+// once the relation is known, so a stranger learns nothing. Without Records
+// it is an internal error: nobody can be shown to be a child.
 func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxAge int) error {
+	if s.Records == nil {
+		return errors.New("settings: ChildOf needs Records")
+	}
 	recs, err := s.Records.AccessRecords(ctx, parent, child)
 	if err != nil {
 		return err
