@@ -32,6 +32,9 @@ type Register struct {
 	Strict   bool
 	PageSize int
 	Now      func() time.Time
+	// AfterRequest, if set, is called after each API answer with the count
+	// so far (tests use it to expire tokens in the middle of a run).
+	AfterRequest func(n int)
 
 	mu       sync.Mutex
 	persons  map[string]*person // by Persontjenesten person id
@@ -268,6 +271,9 @@ const (
 func (r *Register) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests++
+	if after, n := r.AfterRequest, r.requests; after != nil {
+		defer after(n)
+	}
 	if len(r.throttle) > 0 {
 		t := r.throttle[0]
 		r.throttle = r.throttle[1:]
