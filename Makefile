@@ -1,4 +1,4 @@
-# The privacy core's build, test and local-run commands.
+# The privacy core's build, test and local-run commands (`make help` lists them).
 #   make run    start everything locally (emulator, tables, queues, HTTP API)
 #   make test   every check CI runs
 # SAM calls the build-<LogicalId> targets (Metadata: BuildMethod: makefile).
@@ -12,18 +12,29 @@ SCOPE     ?=
 MAX_BINARY ?= 10000000
 GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
 
-.PHONY: run token personkey test unit lint fmt-check vet staticcheck template-check bench size build clean
+.PHONY: help run token personkey test unit lint fmt-check vet staticcheck template-check bench size build clean docs
 
-## run: start moto_server, create the template's tables and queues, serve the HTTP API on 127.0.0.1:3000
-run: $(BIN)/local
-	$(BIN)/local run
+# Where `make run` serves, and where sweep/clock find it: ADDR=127.0.0.1:3400,
+# or taken from API=http://127.0.0.1:3400 as the README's walk-throughs set it.
+API       ?=
+ADDR      ?= $(if $(API),$(patsubst %/,%,$(patsubst http://%,%,$(API))),127.0.0.1:3000)
+NEED      := bash infra/scripts/need.sh
+
+## help: list the targets
+help:
+	@awk '/^## [A-Za-z_-]+: / { l = substr($$0, 4); i = index(l, ": "); printf "  make %-16s %s\n", substr(l, 1, i - 1), substr(l, i + 2) }' $(MAKEFILE_LIST)
+
+## run: build, start moto_server, create the template's tables and queues, serve the HTTP API (ADDR=127.0.0.1:3000)
+run:
+	@$(NEED) go moto_server
+	@GO="$(GO)" bash infra/scripts/build.sh $(BIN)/local ./infra/cmd/local
+	$(BIN)/local run -addr "$(ADDR)"
 
 ## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"])
 token: $(BIN)/local
 	@$(BIN)/local token -pid "$(PID)" -scope "$(SCOPE)"
 
 # --- against a running `make run`, from a second terminal --------------------
-ADDR      ?= 127.0.0.1:3000
 FN        ?= SweeperFunction
 DAYS      ?=
 ADVANCE   ?=
@@ -33,7 +44,7 @@ NEW_PID   ?=
 PARENT    ?=
 CHILD     ?=
 
-.PHONY: sweep clock register-event
+.PHONY: sweep clock register-event need-test lint-openapi
 
 ## sweep: run a scheduled function now, as its schedule would (make sweep [FN=SweeperFunction])
 sweep: $(BIN)/local
@@ -54,13 +65,17 @@ personkey: $(BIN)/local
 	@$(BIN)/local personkey -pid "$(PID)"
 
 $(BIN)/local: FORCE
+	@$(NEED) go
 	@$(GO) build -o $@ ./infra/cmd/local
 
 FORCE:
 
 ## test: formatting, vet, staticcheck, template checks, unit + integration tests (moto started by the tests)
-test: fmt-check vet staticcheck template-check
+test: need-test fmt-check vet staticcheck template-check
 	$(GO) test -count=1 ./...
+
+need-test:
+	@$(NEED) go python3 moto_server cfn-lint samtranslator curl aws
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -74,7 +89,19 @@ staticcheck:
 
 ## template-check: cfn-lint on template.yaml, SAM translation, cfn-lint on the result
 template-check:
+	@$(NEED) python3 cfn-lint samtranslator
 	$(PYTHON) infra/scripts/check_template.py template.yaml
+
+## docs: render infra/openapi.yaml as a browsable HTML reference in docs/html/ (needs npx; not part of make test)
+docs:
+	@$(NEED) npx
+	npx -y @redocly/cli@latest build-docs infra/openapi.yaml -o docs/html/index.html
+	@echo "open docs/html/index.html"
+
+## lint-openapi: Redocly's recommended rules on infra/openapi.yaml (needs npx; not part of make test)
+lint-openapi:
+	@$(NEED) npx
+	npx -y @redocly/cli@latest lint --extends recommended infra/openapi.yaml
 
 ## bench: Go benchmarks against the emulator, and the Lambda binary size
 bench: size

@@ -19,7 +19,7 @@ import (
 // requests addressed to a loopback host and refuse cross-origin browser
 // requests, so a web page cannot move the clock or run a sweep.
 //
-//	GET  /_local/                     routes, queues, schedules and the clock
+//	GET  /_local/                     routes, tables, queues, schedules and the clock
 //	POST /_local/schedules/{Function} run a scheduled function now
 //	GET  /_local/clock                the clock: {"now": RFC 3339, "offset": "720h0m0s"}
 //	POST /_local/clock?advance=720h   move it forward (a Go duration; or ?days=30)
@@ -70,11 +70,13 @@ type ClockState struct {
 // Index is what GET /_local/ answers.
 type Index struct {
 	// Emulator is the endpoint of the local DynamoDB and SQS (for the AWS CLI).
-	Emulator  string         `json:"emulator"`
-	Routes    []RouteInfo    `json:"routes"`
-	Queues    []QueueInfo    `json:"queues"`
-	Schedules []ScheduleInfo `json:"schedules"`
-	Clock     ClockState     `json:"clock"`
+	Emulator string `json:"emulator"`
+	// Tables maps each table's logical id to its name (for the AWS CLI).
+	Tables    map[string]string `json:"tables"`
+	Routes    []RouteInfo       `json:"routes"`
+	Queues    []QueueInfo       `json:"queues"`
+	Schedules []ScheduleInfo    `json:"schedules"`
+	Clock     ClockState        `json:"clock"`
 }
 
 // Queues lists the template's queues in template order, dead-letter queues
@@ -102,7 +104,10 @@ func (r *Runner) ClockState() ClockState {
 }
 
 func (r *Runner) index() Index {
-	ix := Index{Emulator: r.Local.Server.Endpoint, Routes: make([]RouteInfo, 0, len(r.routes)), Queues: r.Queues(), Schedules: r.Schedules(), Clock: r.ClockState()}
+	ix := Index{Emulator: r.Local.Server.Endpoint, Tables: map[string]string{}, Routes: make([]RouteInfo, 0, len(r.routes)), Queues: r.Queues(), Schedules: r.Schedules(), Clock: r.ClockState()}
+	for _, t := range r.Local.Resolved.Tables {
+		ix.Tables[t.LogicalID] = t.Name
+	}
 	for _, rt := range r.routes {
 		ix.Routes = append(ix.Routes, RouteInfo{Method: rt.Method, Path: rt.Path, Function: rt.Function})
 	}

@@ -284,6 +284,7 @@ func TestAdminIndex(t *testing.T) {
 	url := func(id string) string { return f.queueURL(t, id) }
 	want := localrun.Index{
 		Emulator: f.local.Server.Endpoint,
+		Tables:   map[string]string{}, // the fixture's template has none; the README walk-throughs read the real ones
 		Routes:   []localrun.RouteInfo{{Method: "GET", Path: "/hello", Function: "HelloFunction"}},
 		Queues: []localrun.QueueInfo{
 			{LogicalID: "WorkQueue", Name: f.queueName(t, "WorkQueue"), URL: url("WorkQueue"), ARN: arn("WorkQueue"), DeadLetterQueue: "WorkDeadLetterQueue",

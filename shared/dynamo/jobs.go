@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -89,22 +90,37 @@ func (s *Store) MarkQueued(ctx context.Context, id string) error {
 	return nil
 }
 
-// Start implements deletion.Jobs.
-func (s *Store) Start(ctx context.Context, id string) (deletion.Job, bool, error) {
+// Start implements deletion.Jobs: one conditional write on the job's
+// status and due time claims it, so no message, however it arrived (a
+// redrive, a hand-sent message), can start a job before it is due.
+func (s *Store) Start(ctx context.Context, id string, now time.Time) (deletion.Job, bool, error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :purging, updatedAt = :t REMOVE dueBucket"),
-		ConditionExpression:      aws.String("#s IN (:pending, :queued, :purging)"),
+		ConditionExpression:      aws.String("#s IN (:pending, :queued, :purging) AND dueAt <= :now"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":purging": &types.AttributeValueMemberS{Value: string(deletion.StatusPurging)},
 			":pending": &types.AttributeValueMemberS{Value: string(deletion.StatusPending)},
 			":queued":  &types.AttributeValueMemberS{Value: string(deletion.StatusQueued)},
 			":t":       &types.AttributeValueMemberS{Value: s.Now().UTC().Format(timeLayout)},
+			":now":     &types.AttributeValueMemberS{Value: now.UTC().Format(timeLayout)},
 		},
-		ReturnValues: types.ReturnValueAllNew,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		var old jobItem
+		if ccf.Item != nil {
+			if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
+				return deletion.Job{}, false, fmt.Errorf("decode job: %w", err)
+			}
+		}
+		switch deletion.Status(old.Status) {
+		case deletion.StatusPending, deletion.StatusQueued, deletion.StatusPurging:
+			return deletion.Job{}, false, fmt.Errorf("job %s due %s: %w", id, old.DueAt, deletion.ErrNotDue)
+		}
 		return deletion.Job{}, false, nil // cancelled, done, or no such job
 	}
 	if err != nil {
@@ -114,11 +130,7 @@ func (s *Store) Start(ctx context.Context, id string) (deletion.Job, bool, error
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return deletion.Job{}, false, fmt.Errorf("decode job: %w", err)
 	}
-	due, _ := time.Parse(timeLayout, it.DueAt)
-	return deletion.Job{
-		ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Scope: consent.Scope(it.Scope),
-		Status: deletion.Status(it.Status), DueAt: due,
-	}, true, nil
+	return it.job(), true, nil
 }
 
 // Finish implements deletion.Jobs.
@@ -153,8 +165,15 @@ func (s *Store) Job(ctx context.Context, id string) (deletion.Job, bool, error) 
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return deletion.Job{}, false, fmt.Errorf("decode job: %w", err)
 	}
+	return it.job(), true, nil
+}
+
+func (it jobItem) job() deletion.Job {
 	due, _ := time.Parse(timeLayout, it.DueAt)
-	return deletion.Job{ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Status: deletion.Status(it.Status), DueAt: due}, true, nil
+	return deletion.Job{
+		ID: it.JobID, Person: personkey.Key(it.PersonKey), Reason: consent.Reason(it.Reason), Scope: consent.Scope(it.Scope),
+		Status: deletion.Status(it.Status), DueAt: due,
+	}
 }
 
 // EnsureReceipt implements deletion.Receipts.

@@ -160,7 +160,8 @@ func run(args []string) error {
 			fmt.Printf("  %-24s %-28s make sweep FN=%s\n", s.Function, strings.TrimSpace(s.Expression+" "+s.Timezone), s.Function)
 		}
 	}
-	fmt.Printf("\nMint a token for a test person:  make token PID=14838500073\n")
+	fmt.Printf("\nIn a second terminal (the README's walk-throughs follow $API):  export API=http://%s\n", l.Addr())
+	fmt.Printf("Mint a token for a test person:  make token PID=14838500073\n")
 	fmt.Printf("Local clock (what the functions see as now): make clock   (make clock DAYS=30 moves it 30 days ahead)\n")
 	fmt.Printf("Local admin routes: http://%s/_local/\n", l.Addr())
 	fmt.Printf("Stop with Ctrl-C (stops the emulator too).\n\n")

@@ -50,9 +50,12 @@ type Jobs interface {
 	Due(ctx context.Context, now time.Time, limit int32) ([]string, error)
 	// MarkQueued moves a pending job to queued; any other status is left alone.
 	MarkQueued(ctx context.Context, id string) error
-	// Start moves a pending, queued or purging job to purging and returns it;
-	// ok is false if the job is cancelled, done or unknown.
-	Start(ctx context.Context, id string) (job Job, ok bool, err error)
+	// Start claims a job for purging: in one conditional write it moves a
+	// pending, queued or purging job whose due time is at or before now to
+	// purging and returns it. ok is false if the job is cancelled, done or
+	// unknown; a job that is open but not yet due is left exactly as it was
+	// and Start returns ErrNotDue.
+	Start(ctx context.Context, id string, now time.Time) (job Job, ok bool, err error)
 	// Finish marks a purging job done.
 	Finish(ctx context.Context, id string, at time.Time) error
 }
@@ -71,6 +74,11 @@ type Receipts interface {
 type Deaths interface {
 	MarkPurged(ctx context.Context, key personkey.Key, jobID string) error
 }
+
+// ErrNotDue is returned by Jobs.Start for a job whose due time is still
+// ahead: a purge message for it (a redrive, a message sent by hand) must
+// never delete early.
+var ErrNotDue = errors.New("deletion job is not due yet")
 
 // Message is the purge queue's message body.
 type Message struct {
@@ -168,8 +176,20 @@ type Purger struct {
 // death marker. Every step is idempotent, so a crash at any point is
 // finished by the redelivered message. A cancelled or finished job is a
 // successful no-op.
+//
+// A message for a job that is not due yet is left alone: nothing is
+// deleted, the job keeps its status, the message is consumed (the sweeper
+// queues the job again when it is due), and the refusal is logged and
+// counted (PurgesNotDue).
 func (p *Purger) Purge(ctx context.Context, jobID string) error {
-	job, ok, err := p.Jobs.Start(ctx, jobID)
+	job, ok, err := p.Jobs.Start(ctx, jobID, p.Now().UTC())
+	if errors.Is(err, ErrNotDue) {
+		p.Log.WarnContext(ctx, "purge refused: job not due yet; nothing deleted", "job", jobID)
+		if p.Metrics != nil {
+			p.Metrics.NotDue(ctx)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("start job: %w", err)
 	}

@@ -37,10 +37,13 @@ func (f *fakeJobs) MarkQueued(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeJobs) Start(_ context.Context, id string) (deletion.Job, bool, error) {
+func (f *fakeJobs) Start(_ context.Context, id string, now time.Time) (deletion.Job, bool, error) {
 	j, ok := f.jobs[id]
 	if !ok || j.Status == deletion.StatusDone || j.Status == deletion.StatusCancelled {
 		return deletion.Job{}, false, nil
+	}
+	if j.DueAt.After(now) {
+		return deletion.Job{}, false, deletion.ErrNotDue
 	}
 	j.Status = deletion.StatusPurging
 	f.jobs[id] = j
@@ -120,29 +123,46 @@ func (f fakeStore) MarkPurged(_ context.Context, _ personkey.Key, id string) err
 
 func TestPurge(t *testing.T) {
 	tests := []struct {
-		name   string
-		status deletion.Status
-		want   string
+		name       string
+		status     deletion.Status
+		due        time.Duration // after now
+		want       string
+		wantNotDue int
 	}{
-		{"queued job", deletion.StatusQueued, "[start j receipt j erase j everything purged j finish j]"},
-		{"crashed while purging", deletion.StatusPurging, "[start j receipt j erase j everything purged j finish j]"},
-		{"cancelled by an annulment", deletion.StatusCancelled, "[]"},
-		{"already done", deletion.StatusDone, "[]"},
+		{"queued job", deletion.StatusQueued, -time.Hour, "[start j receipt j erase j everything purged j finish j]", 0},
+		{"crashed while purging", deletion.StatusPurging, -time.Hour, "[start j receipt j erase j everything purged j finish j]", 0},
+		{"cancelled by an annulment", deletion.StatusCancelled, -time.Hour, "[]", 0},
+		{"already done", deletion.StatusDone, -time.Hour, "[]", 0},
+		{"pending, due in 29 days", deletion.StatusPending, 29 * 24 * time.Hour, "[]", 1},
+		{"queued, due in a second", deletion.StatusQueued, time.Second, "[]", 1},
 	}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			jobs := &fakeJobs{jobs: map[string]deletion.Job{"j": {ID: "j", Person: "k", Reason: consent.ReasonDeath, Status: tt.status}}}
+			jobs := &fakeJobs{jobs: map[string]deletion.Job{"j": {ID: "j", Person: "k", Reason: consent.ReasonDeath, Status: tt.status, DueAt: now.Add(tt.due)}}}
 			st := fakeStore{calls: &jobs.calls}
-			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: st, Deaths: st, Now: time.Now, Log: obs.NewLogger(io.Discard, nil)}
+			m := &countingMetrics{}
+			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: st, Deaths: st, Now: func() time.Time { return now }, Log: obs.NewLogger(io.Discard, nil), Metrics: m}
 			if err := p.Purge(context.Background(), "j"); err != nil {
 				t.Fatal(err)
 			}
 			if got := fmt.Sprint(jobs.calls); got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
+			if m.notDue != tt.wantNotDue {
+				t.Errorf("not-due count: got %d, want %d", m.notDue, tt.wantNotDue)
+			}
+			if got := jobs.jobs["j"].Status; tt.wantNotDue > 0 && got != tt.status {
+				t.Errorf("a job that is not due changed status: got %s, want %s", got, tt.status)
+			}
 		})
 	}
 }
+
+type countingMetrics struct{ notDue, purged int }
+
+func (m *countingMetrics) Purged(context.Context, string, int) { m.purged++ }
+func (m *countingMetrics) NotDue(context.Context)              { m.notDue++ }
 
 func TestMessageRoundTrip(t *testing.T) {
 	id, err := deletion.Decode(deletion.Encode("death-abc"))

@@ -36,4 +36,6 @@ func Overdue(ctx context.Context, jobs OpenJobs, now time.Time) (int, error) {
 // PurgeMetrics is told of every finished purge (package metrics implements it).
 type PurgeMetrics interface {
 	Purged(ctx context.Context, reason string, items int)
+	// NotDue counts a purge message refused because its job is not due.
+	NotDue(ctx context.Context)
 }

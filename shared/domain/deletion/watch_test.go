@@ -70,6 +70,8 @@ func (r *purgeRecorder) Purged(_ context.Context, reason string, items int) {
 	r.got = append(r.got, fmt.Sprintf("%s %d", reason, items))
 }
 
+func (r *purgeRecorder) NotDue(context.Context) { r.got = append(r.got, "not due") }
+
 func TestPurgeMetrics(t *testing.T) {
 	tests := []struct {
 		name   string

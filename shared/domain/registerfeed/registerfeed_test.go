@@ -144,7 +144,9 @@ type cursors struct {
 	found bool
 }
 
-func (c *cursors) Cursor(context.Context) (registerfeed.Cursor, bool, error) { return c.c, c.found, nil }
+func (c *cursors) Cursor(context.Context) (registerfeed.Cursor, bool, error) {
+	return c.c, c.found, nil
+}
 func (c *cursors) SetCursor(_ context.Context, next registerfeed.Cursor, prev int64, found bool) error {
 	if found != c.found || found && prev != c.c.Seq {
 		return errors.New("moved")

@@ -42,6 +42,7 @@ const (
 	Notices           = "Notices"           // register notices per type and outcome
 	Purges            = "Purges"            // finished delayed deletions per reason
 	ItemsDeleted      = "ItemsDeleted"      // items a purge deleted, per reason
+	PurgesNotDue      = "PurgesNotDue"      // purge messages refused: the job is not due yet
 	JobsQueued        = "JobsQueued"        // deletion jobs the sweeper sent to the purge queue
 	OverdueJobs       = "OverdueJobs"       // deletion jobs not done a day after they were due
 	MessagesReceived  = "MessagesReceived"  // SQS messages a consumer was handed
@@ -218,6 +219,12 @@ func (e *Emitter) Notice(ctx context.Context, noticeType, outcome string) {
 // Purged records a finished delayed deletion and how many items it deleted.
 func (e *Emitter) Purged(ctx context.Context, reason string, items int) {
 	e.Emit(ctx, []Dim{{Reason, reason}}, Value{Purges, Count, 1}, Value{ItemsDeleted, Count, float64(items)})
+}
+
+// NotDue records a purge message refused because its job is not due yet
+// (a redrive or a hand-sent message); nothing was deleted.
+func (e *Emitter) NotDue(ctx context.Context) {
+	e.Emit(ctx, nil, Value{PurgesNotDue, Count, 1})
 }
 
 // SweeperFunction is the Function dimension of the sweeper's metrics.
