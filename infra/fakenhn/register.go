@@ -499,7 +499,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func problemDetails(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
+	// The published description gives ProblemDetails as application/json.
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
 }

@@ -72,6 +72,13 @@ type Service struct {
 	Deaths interface {
 		Deceased(ctx context.Context, key personkey.Key) (bool, error)
 	}
+	// Register, if set, is asked whether the person is alive and current
+	// when consent is given (not when an active consent changes level).
+	Register        Register
+	RegisterTimeout time.Duration // 0: RegisterTimeout
+	// OnRegisterError, if set, is told why the register look-up failed
+	// (for the log; the citizen gets register_unavailable).
+	OnRegisterError func(ctx context.Context, err error)
 }
 
 // Change asks to give consent or change its level.
@@ -143,6 +150,11 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 		}
 		if dead {
 			return State{}, domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
+		}
+	}
+	if cur.Status != StatusActive {
+		if err := s.checkRegister(ctx, p); err != nil {
+			return State{}, err
 		}
 	}
 	now := s.Now().UTC()

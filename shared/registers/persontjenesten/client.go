@@ -162,6 +162,9 @@ func (c *Client) Persons(ctx context.Context, ids []string, parts []string, hist
 
 // ByNIN looks one person up by national id.
 func (c *Client) ByNIN(ctx context.Context, id nin.ID, parts []string) (registerfeed.Person, error) {
+	if id == (nin.ID{}) {
+		return registerfeed.Person{}, errors.New("persontjenesten: no national id to look up")
+	}
 	var d personDoc
 	q := url.Values{"informationParts": parts, "includeHistory": {"false"}}
 	if err := c.call(ctx, http.MethodPost, byNINPath, q, url.Values{"nin": {id.Digits()}}, &d); err != nil {
