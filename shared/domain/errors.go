@@ -28,6 +28,15 @@ const (
 	EUnavailable Code = "unavailable"
 )
 
+// ErrInvalidCursor is a paging cursor that does not belong to the list it is
+// used on (storage returns it; InvalidCursor is what the client sees).
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// InvalidCursor is the client's problem for a cursor that is not valid.
+func InvalidCursor() *Error {
+	return Errorf(EInvalid, "invalid_cursor", "The cursor is not valid.")
+}
+
 // Error is a failure a caller can act on. Reason is a stable, machine-readable
 // snake_case string (for example "unknown_level"); Message is safe to show a
 // client and must never contain a person id or internal error text.

@@ -27,20 +27,11 @@ const skSettings = "SETTINGS"
 // skUsage prefixes usage-log entries.
 const skUsage = "USAGE#"
 
-// Records are the stored facts about one represented person, and the
-// actor's link to them.
-type Records struct {
-	Subject    access.Person // Birth is set only when a child link gives it
-	Link       *access.Link
-	Grant      *access.Grant
-	ChildBirth nin.Date
-}
-
 // AccessRecords reads, in one BatchGetItem (one round trip, retried only for
 // unprocessed keys), the subject's consent, settings and death marker and,
 // when the actor is someone else, the actor's child link to the subject and
 // the subject's power of attorney to the actor.
-func (s *Store) AccessRecords(ctx context.Context, actor, subject personkey.Key) (Records, error) {
+func (s AccessStore) AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error) {
 	spk := PersonPK(subject)
 	keys := []map[string]types.AttributeValue{itemKey(spk, skConsent), itemKey(spk, skSettings), itemKey(spk, skDeceased)}
 	if actor != subject {
@@ -49,22 +40,22 @@ func (s *Store) AccessRecords(ctx context.Context, actor, subject personkey.Key)
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
-		return Records{}, err
+		return access.Records{}, err
 	}
-	r := Records{Subject: access.Person{Consent: consent.State{Status: consent.StatusNone}}}
+	r := access.Records{Subject: access.Person{Consent: consent.State{Status: consent.StatusNone}}}
 	for _, it := range items {
 		sk := str(it["sk"])
 		switch {
 		case sk == skConsent:
 			var c consentItem
 			if err := attributevalue.UnmarshalMap(it, &c); err != nil {
-				return Records{}, fmt.Errorf("decode consent: %w", err)
+				return access.Records{}, fmt.Errorf("decode consent: %w", err)
 			}
 			r.Subject.Consent = consent.State{Status: consent.Status(c.Status), Level: consent.Level(c.Level), PatientTravel: c.PatientTravel, Version: c.Version}
 		case sk == skSettings:
 			st, err := decodeSettings(it)
 			if err != nil {
-				return Records{}, err
+				return access.Records{}, err
 			}
 			r.Subject.Settings = st
 		case sk == skDeceased:
@@ -82,7 +73,7 @@ func (s *Store) AccessRecords(ctx context.Context, actor, subject personkey.Key)
 		case strings.HasPrefix(sk, skGrantReceived):
 			var g grantItem
 			if err := attributevalue.UnmarshalMap(it, &g); err != nil {
-				return Records{}, fmt.Errorf("decode grant: %w", err)
+				return access.Records{}, fmt.Errorf("decode grant: %w", err)
 			}
 			pg := g.grant()
 			r.Grant = &access.Grant{Areas: pg.Areas, ValidFrom: pg.ValidFrom, ValidTo: pg.ValidTo}
@@ -91,8 +82,8 @@ func (s *Store) AccessRecords(ctx context.Context, actor, subject personkey.Key)
 	return r, nil
 }
 
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	req := map[string]types.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+func (s *Table) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{s.Name: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	var items []map[string]types.AttributeValue
 	backoff := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -100,8 +91,8 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 		if err != nil {
 			return nil, fmt.Errorf("batch get: %w", err)
 		}
-		items = append(items, out.Responses[s.Table]...)
-		if len(out.UnprocessedKeys) == 0 || len(out.UnprocessedKeys[s.Table].Keys) == 0 {
+		items = append(items, out.Responses[s.Name]...)
+		if len(out.UnprocessedKeys) == 0 || len(out.UnprocessedKeys[s.Name].Keys) == 0 {
 			return items, nil
 		}
 		if attempt == maxBatchAttempts {
@@ -136,19 +127,9 @@ func parseDate(s string) (nin.Date, error) {
 	return nin.Date{Year: t.Year(), Month: t.Month(), Day: t.Day()}, nil
 }
 
-// Usage is one usage-log entry: when, which service (or a login), and in
-// which role the actor acted. It holds no details of the use.
-type Usage struct {
-	ID      string
-	At      time.Time
-	Kind    string // "use", "login", "parent_access_restricted", "parent_access_ended"
-	Service string
-	By      access.Role
-}
-
 // AppendUsage adds an entry to the person's usage log; it expires after
 // retention (the table's TTL deletes it).
-func (s *Store) AppendUsage(ctx context.Context, key personkey.Key, u Usage, retention time.Duration) error {
+func (s UsageStore) AppendUsage(ctx context.Context, key personkey.Key, u access.Usage, retention time.Duration) error {
 	item := map[string]types.AttributeValue{
 		"pk":        &types.AttributeValueMemberS{Value: PersonPK(key)},
 		"sk":        &types.AttributeValueMemberS{Value: skUsage + u.At.UTC().Format(timeLayout) + "#" + u.ID},
@@ -161,22 +142,22 @@ func (s *Store) AppendUsage(ctx context.Context, key personkey.Key, u Usage, ret
 	if u.Service != "" {
 		item["service"] = &types.AttributeValueMemberS{Value: u.Service}
 	}
-	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item}); err != nil {
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Name, Item: item}); err != nil {
 		return fmt.Errorf("append usage: %w", err)
 	}
 	return nil
 }
 
 // UsageLog returns up to limit entries, newest first, and the next cursor.
-func (s *Store) UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]Usage, string, error) {
+func (s UsageStore) UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]access.Usage, string, error) {
 	items, next, err := s.newestFirst(ctx, PersonPK(key), skUsage, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("query usage log: %w", err)
 	}
-	entries := make([]Usage, 0, len(items))
+	entries := make([]access.Usage, 0, len(items))
 	for _, it := range items {
 		at, _ := time.Parse(timeLayout, str(it["at"]))
-		entries = append(entries, Usage{ID: str(it["id"]), At: at, Kind: str(it["kind"]), Service: str(it["service"]), By: access.Role(str(it["by"]))})
+		entries = append(entries, access.Usage{ID: str(it["id"]), At: at, Kind: str(it["kind"]), Service: str(it["service"]), By: access.Role(str(it["by"]))})
 	}
 	return entries, next, nil
 }
@@ -184,9 +165,9 @@ func (s *Store) UsageLog(ctx context.Context, key personkey.Key, limit int, curs
 // newestFirst reads one page of a partition's items under a sort-key
 // prefix, newest first. The cursor is the last sort key of the previous
 // page, base64url-encoded; one outside the prefix is refused.
-func (s *Store) newestFirst(ctx context.Context, pk, prefix string, limit int, cursor string) ([]map[string]types.AttributeValue, string, error) {
+func (s *Table) newestFirst(ctx context.Context, pk, prefix string, limit int, cursor string) ([]map[string]types.AttributeValue, string, error) {
 	in := &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix},
@@ -197,7 +178,7 @@ func (s *Store) newestFirst(ctx context.Context, pk, prefix string, limit int, c
 	if cursor != "" {
 		sk, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil || !strings.HasPrefix(string(sk), prefix) {
-			return nil, "", domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
+			return nil, "", domain.ErrInvalidCursor
 		}
 		in.ExclusiveStartKey = itemKey(pk, string(sk))
 	}
@@ -215,7 +196,7 @@ func (s *Store) newestFirst(ctx context.Context, pk, prefix string, limit int, c
 // Barred says why a person may not use logged-in services at all right now
 // ("emergency_block" or "deceased"), or "" if nothing bars them. Consent
 // levels are each feature's own business; this is the common floor.
-func (s *Store) Barred(ctx context.Context, key personkey.Key) (string, error) {
+func (s AccessStore) Barred(ctx context.Context, key personkey.Key) (string, error) {
 	r, err := s.AccessRecords(ctx, key, key)
 	if err != nil {
 		return "", err

@@ -10,20 +10,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/agejob"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
 // TurningOn implements agejob.Store with one Query on a sparse birthday index.
-func (s *Store) TurningOn(ctx context.Context, age int, day nin.Date) ([]agejob.Link, error) {
+func (s AgeJobStore) TurningOn(ctx context.Context, age int, day nin.Date) ([]agejob.Link, error) {
 	index, attr := Turns16Index, Turns16Attr
 	if age == 12 {
 		index, attr = Turns12Index, Turns12Attr
 	}
 	var links []agejob.Link
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 &s.Table,
+		TableName:                 &s.Name,
 		IndexName:                 aws.String(index),
 		KeyConditionExpression:    aws.String("#d = :d"),
 		ExpressionAttributeNames:  map[string]string{"#d": attr},
@@ -46,8 +47,8 @@ func (s *Store) TurningOn(ctx context.Context, age int, day nin.Date) ([]agejob.
 
 // Note implements agejob.Store: a usage-log entry whose key is derived from
 // its id and time, so writing it again overwrites it.
-func (s *Store) Note(ctx context.Context, child personkey.Key, id, kind string, at time.Time) error {
-	return s.AppendUsage(ctx, child, Usage{ID: id, At: at, Kind: kind}, 3*365*24*time.Hour)
+func (s AgeJobStore) Note(ctx context.Context, child personkey.Key, id, kind string, at time.Time) error {
+	return UsageStore(s).AppendUsage(ctx, child, access.Usage{ID: id, At: at, Kind: kind}, 3*365*24*time.Hour)
 }
 
 const (
@@ -56,8 +57,8 @@ const (
 )
 
 // Cursor implements agejob.Store.
-func (s *Store) Cursor(ctx context.Context) (nin.Date, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(pkAgeJob, skCursor), ConsistentRead: aws.Bool(true)})
+func (s AgeJobStore) Cursor(ctx context.Context) (nin.Date, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(pkAgeJob, skCursor), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nin.Date{}, false, fmt.Errorf("get age-job cursor: %w", err)
 	}
@@ -72,9 +73,9 @@ func (s *Store) Cursor(ctx context.Context) (nin.Date, bool, error) {
 }
 
 // SetCursor implements agejob.Store; the cursor only moves forward.
-func (s *Store) SetCursor(ctx context.Context, day nin.Date) error {
+func (s AgeJobStore) SetCursor(ctx context.Context, day nin.Date) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(pkAgeJob, skCursor),
+		TableName: &s.Name, Key: itemKey(pkAgeJob, skCursor),
 		UpdateExpression:          aws.String("SET #d = :d"),
 		ConditionExpression:       aws.String("attribute_not_exists(#d) OR #d < :d"),
 		ExpressionAttributeNames:  map[string]string{"#d": "day"},

@@ -62,9 +62,9 @@ func (c *countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWrite
 }
 
 func handlerOn(db dynamo.DB, table string) *consentapi.Handler {
-	store := dynamo.NewStore(db, table, time.Now)
+	store := dynamo.NewStores(db, table, time.Now)
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Now: time.Now, NewID: domain.NewID}
+	svc := &consent.Service{Store: store.Consent, Eraser: store.Eraser, Grants: store.Grants, Now: time.Now, NewID: domain.NewID}
 	return consentapi.New(svc, keys, obs.NewLogger(io.Discard, nil))
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/domain"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/personkey"
 )
@@ -57,9 +56,9 @@ type receiptItem struct {
 }
 
 // Consent implements consent.Store with a single strongly consistent GetItem.
-func (s *Store) Consent(ctx context.Context, key personkey.Key) (consent.State, error) {
+func (s ConsentStore) Consent(ctx context.Context, key personkey.Key) (consent.State, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.Table,
+		TableName:      &s.Name,
 		Key:            itemKey(PersonPK(key), skConsent),
 		ConsistentRead: aws.Bool(true),
 	})
@@ -81,7 +80,7 @@ func (s *Store) Consent(ctx context.Context, key personkey.Key) (consent.State, 
 }
 
 // Apply implements consent.Store with one TransactWriteItems call.
-func (s *Store) Apply(ctx context.Context, key personkey.Key, next consent.State, expect int64, ev consent.Event, r *consent.Receipt) error {
+func (s ConsentStore) Apply(ctx context.Context, key personkey.Key, next consent.State, expect int64, ev consent.Event, r *consent.Receipt) error {
 	pk := PersonPK(key)
 	state, err := attributevalue.MarshalMap(consentItem{
 		PK: pk, SK: skConsent, Status: string(next.Status), Level: string(next.Level), PatientTravel: next.PatientTravel,
@@ -90,7 +89,7 @@ func (s *Store) Apply(ctx context.Context, key personkey.Key, next consent.State
 	if err != nil {
 		return fmt.Errorf("encode consent item: %w", err)
 	}
-	put := &types.Put{TableName: &s.Table, Item: state}
+	put := &types.Put{TableName: &s.Name, Item: state}
 	if expect == 0 {
 		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
@@ -107,14 +106,14 @@ func (s *Store) Apply(ctx context.Context, key personkey.Key, next consent.State
 	}
 	items := []types.TransactWriteItem{
 		{Put: put},
-		{Put: &types.Put{TableName: &s.Table, Item: event, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: &types.Put{TableName: &s.Name, Item: event, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}
 	if r != nil {
 		rec, err := attributevalue.MarshalMap(toReceiptItem(pk, *r))
 		if err != nil {
 			return fmt.Errorf("encode receipt: %w", err)
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: rec, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: rec, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
@@ -128,7 +127,7 @@ func (s *Store) Apply(ctx context.Context, key personkey.Key, next consent.State
 }
 
 // History implements consent.Store with one Query, newest first.
-func (s *Store) History(ctx context.Context, key personkey.Key, limit int, cursor string) ([]consent.Event, string, error) {
+func (s ConsentStore) History(ctx context.Context, key personkey.Key, limit int, cursor string) ([]consent.Event, string, error) {
 	page, next, err := s.newestFirst(ctx, PersonPK(key), skConsentLog, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("query consent history: %w", err)
@@ -149,7 +148,7 @@ func (s *Store) History(ctx context.Context, key personkey.Key, limit int, curso
 }
 
 // Receipt implements consent.Store.
-func (s *Store) Receipt(ctx context.Context, key personkey.Key, id string) (consent.Receipt, error) {
+func (s ConsentStore) Receipt(ctx context.Context, key personkey.Key, id string) (consent.Receipt, error) {
 	it, err := s.receipt(ctx, PersonPK(key), id)
 	if err != nil {
 		return consent.Receipt{}, err
@@ -157,9 +156,9 @@ func (s *Store) Receipt(ctx context.Context, key personkey.Key, id string) (cons
 	return fromReceiptItem(it), nil
 }
 
-func (s *Store) receipt(ctx context.Context, pk, id string) (receiptItem, error) {
+func (s *Table) receipt(ctx context.Context, pk, id string) (receiptItem, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.Table,
+		TableName:      &s.Name,
 		Key:            itemKey(pk, skReceipt+id),
 		ConsistentRead: aws.Bool(true),
 	})
@@ -167,7 +166,7 @@ func (s *Store) receipt(ctx context.Context, pk, id string) (receiptItem, error)
 		return receiptItem{}, fmt.Errorf("get receipt: %w", err)
 	}
 	if out.Item == nil {
-		return receiptItem{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+		return receiptItem{}, consent.ErrReceiptNotFound
 	}
 	var it receiptItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
@@ -178,7 +177,7 @@ func (s *Store) receipt(ctx context.Context, pk, id string) (receiptItem, error)
 
 // GivenBy implements consent.Grants: the powers of attorney a person has
 // given, from their side of each grant.
-func (s *Store) GivenBy(ctx context.Context, key personkey.Key) ([]consent.Grant, error) {
+func (s GrantStore) GivenBy(ctx context.Context, key personkey.Key) ([]consent.Grant, error) {
 	type grantItem struct {
 		ID        string   `dynamodbav:"grantId"`
 		Areas     []string `dynamodbav:"areas"`
@@ -187,7 +186,7 @@ func (s *Store) GivenBy(ctx context.Context, key personkey.Key) ([]consent.Grant
 	}
 	var grants []consent.Grant
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: PersonPK(key)},

@@ -47,9 +47,9 @@ func DeathJobID(key personkey.Key, noticeID string) string {
 }
 
 // Annulled implements notices.Deaths.
-func (s *Store) Annulled(ctx context.Context, key personkey.Key, deathNoticeID string) (bool, error) {
+func (s DeathStore) Annulled(ctx context.Context, key personkey.Key, deathNoticeID string) (bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.Table, Key: itemKey(PersonPK(key), skAnnulled+deathNoticeID), ConsistentRead: aws.Bool(true),
+		TableName: &s.Name, Key: itemKey(PersonPK(key), skAnnulled+deathNoticeID), ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("pk"),
 	})
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Store) Annulled(ctx context.Context, key personkey.Key, deathNoticeID s
 // RecordDeath implements notices.Deaths: the death marker and the deletion
 // job in one transaction, which also checks that no annulment of this
 // notice arrived first.
-func (s *Store) RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (notices.Outcome, error) {
+func (s DeathStore) RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (notices.Outcome, error) {
 	pk := PersonPK(key)
 	jobID := DeathJobID(key, noticeID)
 	marker, err := attributevalue.MarshalMap(deceasedItem{
@@ -81,15 +81,15 @@ func (s *Store) RecordDeath(ctx context.Context, key personkey.Key, noticeID str
 	}
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName: &s.Table, Item: marker,
+			TableName: &s.Name, Item: marker,
 			// A new death may replace an annulled one, never a live one.
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #s = :annulled"),
 			ExpressionAttributeNames:  map[string]string{"#s": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":annulled": &types.AttributeValueMemberS{Value: deathAnnulled}},
 		}},
-		{Put: &types.Put{TableName: &s.Table, Item: job, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: &types.Put{TableName: &s.Name, Item: job, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{ConditionCheck: &types.ConditionCheck{
-			TableName: &s.Table, Key: itemKey(pk, skAnnulled+noticeID), ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			TableName: &s.Name, Key: itemKey(pk, skAnnulled+noticeID), ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}},
 	}})
 	if err == nil {
@@ -116,7 +116,7 @@ func (s *Store) RecordDeath(ctx context.Context, key personkey.Key, noticeID str
 }
 
 // AnnulDeath implements notices.Deaths.
-func (s *Store) AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID, annulNoticeID string, at time.Time) (notices.Outcome, error) {
+func (s DeathStore) AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID, annulNoticeID string, at time.Time) (notices.Outcome, error) {
 	pk := PersonPK(key)
 	for attempt := 0; attempt < 3; attempt++ {
 		m, err := s.deceased(ctx, pk)
@@ -143,7 +143,7 @@ func (s *Store) AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID
 		}
 		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
-				TableName: &s.Table, Key: itemKey(pk, skDeceased),
+				TableName: &s.Name, Key: itemKey(pk, skDeceased),
 				UpdateExpression:         aws.String("SET #s = :annulled, annulNoticeId = :a, annulledAt = :t"),
 				ConditionExpression:      aws.String("#s = :pending AND noticeId = :n"),
 				ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -154,7 +154,7 @@ func (s *Store) AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID
 				},
 			}},
 			{Update: &types.Update{
-				TableName: &s.Table, Key: itemKey(jobPK(m.JobID), skJob),
+				TableName: &s.Name, Key: itemKey(jobPK(m.JobID), skJob),
 				UpdateExpression:         aws.String("SET #s = :cancelled, updatedAt = :t REMOVE dueBucket"),
 				ConditionExpression:      aws.String("#s IN (:pending, :queued)"),
 				ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -182,16 +182,16 @@ func (s *Store) AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID
 	return "", errors.New("annul death: marker kept changing")
 }
 
-func (s *Store) preAnnul(ctx context.Context, pk, deathNoticeID, annulNoticeID string, at time.Time) (bool, error) {
+func (s DeathStore) preAnnul(ctx context.Context, pk, deathNoticeID, annulNoticeID string, at time.Time) (bool, error) {
 	item := map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: skAnnulled + deathNoticeID},
 		"annulNoticeId": &types.AttributeValueMemberS{Value: annulNoticeID},
 		"at":            &types.AttributeValueMemberS{Value: at.UTC().Format(timeLayout)},
 	}
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.Table, Item: item}},
+		{Put: &types.Put{TableName: &s.Name, Item: item}},
 		{ConditionCheck: &types.ConditionCheck{
-			TableName: &s.Table, Key: itemKey(pk, skDeceased),
+			TableName: &s.Name, Key: itemKey(pk, skDeceased),
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR noticeId <> :n"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberS{Value: deathNoticeID}},
 		}},
@@ -207,9 +207,9 @@ func (s *Store) preAnnul(ctx context.Context, pk, deathNoticeID, annulNoticeID s
 
 // lateAnnulment notes on the marker that an annulment came after the purge
 // began; there is nothing left to restore.
-func (s *Store) lateAnnulment(ctx context.Context, pk, annulNoticeID string) (notices.Outcome, error) {
+func (s DeathStore) lateAnnulment(ctx context.Context, pk, annulNoticeID string) (notices.Outcome, error) {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(pk, skDeceased),
+		TableName: &s.Name, Key: itemKey(pk, skDeceased),
 		UpdateExpression:          aws.String("SET lateAnnulment = :a"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: annulNoticeID}},
@@ -221,7 +221,7 @@ func (s *Store) lateAnnulment(ctx context.Context, pk, annulNoticeID string) (no
 }
 
 // Deceased implements notices.Deaths.
-func (s *Store) Deceased(ctx context.Context, key personkey.Key) (bool, error) {
+func (s DeathStore) Deceased(ctx context.Context, key personkey.Key) (bool, error) {
 	m, err := s.deceased(ctx, PersonPK(key))
 	if err != nil {
 		return false, err
@@ -230,9 +230,9 @@ func (s *Store) Deceased(ctx context.Context, key personkey.Key) (bool, error) {
 }
 
 // MarkPurged implements deletion.Deaths.
-func (s *Store) MarkPurged(ctx context.Context, key personkey.Key, jobID string) error {
+func (s DeathStore) MarkPurged(ctx context.Context, key personkey.Key, jobID string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(PersonPK(key), skDeceased),
+		TableName: &s.Name, Key: itemKey(PersonPK(key), skDeceased),
 		UpdateExpression:         aws.String("SET #s = :purged"),
 		ConditionExpression:      aws.String("jobId = :j"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -246,8 +246,8 @@ func (s *Store) MarkPurged(ctx context.Context, key personkey.Key, jobID string)
 	return nil
 }
 
-func (s *Store) deceased(ctx context.Context, pk string) (deceasedItem, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(pk, skDeceased), ConsistentRead: aws.Bool(true)})
+func (s DeathStore) deceased(ctx context.Context, pk string) (deceasedItem, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(pk, skDeceased), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return deceasedItem{}, fmt.Errorf("get death marker: %w", err)
 	}

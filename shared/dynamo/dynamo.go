@@ -52,11 +52,13 @@ type DB interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
-// Store implements the consent store and eraser on one table.
-type Store struct {
-	DB    DB
-	Table string
-	Now   func() time.Time
+// Table is the one DynamoDB table every store shares: the client, the
+// table's name and the clock. The stores below each hold the same *Table and
+// differ only in which items (key schema above) they read and write.
+type Table struct {
+	DB   DB
+	Name string
+	Now  func() time.Time
 	// Sleep waits between retries of unprocessed batch items; tests may stub it.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PageLimit caps the items per Query page when erasing (0: DynamoDB's
@@ -64,9 +66,9 @@ type Store struct {
 	PageLimit int32
 }
 
-// NewStore returns a store on table.
-func NewStore(db DB, table string, now func() time.Time) *Store {
-	return &Store{DB: db, Table: table, Now: now, Sleep: sleep}
+// NewTable returns the table handle the stores share.
+func NewTable(db DB, name string, now func() time.Time) *Table {
+	return &Table{DB: db, Name: name, Now: now, Sleep: sleep}
 }
 
 // Sort-key prefixes of the item kinds.

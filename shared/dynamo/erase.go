@@ -30,7 +30,7 @@ const maxBatchAttempts = 8
 // already (sort key <= countedThrough) and the receipt's counts stay exact.
 // The condition on countedThrough makes concurrent calls safe: a caller that
 // loses re-reads the receipt and counts only what the winner did not.
-func (s *Store) Erase(ctx context.Context, key personkey.Key, receiptID string, scope consent.Scope) (consent.Receipt, error) {
+func (s Eraser) Erase(ctx context.Context, key personkey.Key, receiptID string, scope consent.Scope) (consent.Receipt, error) {
 	pk := PersonPK(key)
 	r, err := s.receipt(ctx, pk, receiptID)
 	if err != nil {
@@ -50,12 +50,12 @@ func (s *Store) Erase(ctx context.Context, key personkey.Key, receiptID string, 
 			return consent.Receipt{}, err
 		}
 	}
-	return s.Receipt(ctx, key, receiptID)
+	return ConsentStore(s).Receipt(ctx, key, receiptID)
 }
 
 // countPage adds the page's not yet counted items to the receipt r (which it
 // keeps current), retrying on a concurrent update.
-func (s *Store) countPage(ctx context.Context, pk string, r *receiptItem, keys []erasable, scope consent.Scope) error {
+func (s Eraser) countPage(ctx context.Context, pk string, r *receiptItem, keys []erasable, scope consent.Scope) error {
 	for {
 		counts := maps.Clone(r.Deleted)
 		if counts == nil {
@@ -105,7 +105,7 @@ var errErasedConcurrently = errors.New("another erase of the same receipt moved 
 
 // recordProgress stores the counts so far and the last counted sort key,
 // if nobody else has moved the receipt on since through was read.
-func (s *Store) recordProgress(ctx context.Context, pk, receiptID, through, last string, counts map[string]int) error {
+func (s Eraser) recordProgress(ctx context.Context, pk, receiptID, through, last string, counts map[string]int) error {
 	m, err := attributevalue.Marshal(counts)
 	if err != nil {
 		return fmt.Errorf("encode counts: %w", err)
@@ -121,7 +121,7 @@ func (s *Store) recordProgress(ctx context.Context, pk, receiptID, through, last
 		vals[":through"] = &types.AttributeValueMemberS{Value: through}
 	}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.Table,
+		TableName:                 &s.Name,
 		Key:                       itemKey(pk, skReceipt+receiptID),
 		UpdateExpression:          aws.String("SET deleted = :c, countedThrough = :last"),
 		ConditionExpression:       aws.String(cond),
@@ -136,9 +136,9 @@ func (s *Store) recordProgress(ctx context.Context, pk, receiptID, through, last
 	return nil
 }
 
-func (s *Store) finishReceipt(ctx context.Context, pk, receiptID string) error {
+func (s Eraser) finishReceipt(ctx context.Context, pk, receiptID string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &s.Table,
+		TableName:                &s.Name,
 		Key:                      itemKey(pk, skReceipt+receiptID),
 		UpdateExpression:         aws.String("SET #s = :done, completedAt = :t"),
 		ConditionExpression:      aws.String("#s <> :done"),
@@ -164,9 +164,9 @@ type erasable struct {
 }
 
 // eachPage queries the whole partition, keys only, one page at a time.
-func (s *Store) eachPage(ctx context.Context, pk string, fn func([]erasable) error) error {
+func (s Eraser) eachPage(ctx context.Context, pk string, fn func([]erasable) error) error {
 	in := &dynamodb.QueryInput{
-		TableName:                 &s.Table,
+		TableName:                 &s.Name,
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ProjectionExpression:      aws.String("pk, sk, mirrorPk, mirrorSk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
@@ -195,7 +195,7 @@ func (s *Store) eachPage(ctx context.Context, pk string, fn func([]erasable) err
 // deleteKeys deletes keys in batches of 25, retrying unprocessed items with
 // exponential backoff, as DynamoDB asks. (Four batches in flight at once
 // measured no faster against the emulator, so it stays sequential.)
-func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
+func (s *Table) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
 	for len(keys) > 0 {
 		n := min(batchSize, len(keys))
 		reqs := make([]types.WriteRequest, 0, n)
@@ -210,19 +210,19 @@ func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.Attribut
 	return nil
 }
 
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	pending := map[string][]types.WriteRequest{s.Table: reqs}
+func (s *Table) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	pending := map[string][]types.WriteRequest{s.Name: reqs}
 	backoff := 25 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 		if err != nil {
 			return fmt.Errorf("batch write: %w", err)
 		}
-		if len(out.UnprocessedItems) == 0 || len(out.UnprocessedItems[s.Table]) == 0 {
+		if len(out.UnprocessedItems) == 0 || len(out.UnprocessedItems[s.Name]) == 0 {
 			return nil
 		}
 		if attempt == maxBatchAttempts {
-			return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(out.UnprocessedItems[s.Table]), attempt)
+			return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(out.UnprocessedItems[s.Name]), attempt)
 		}
 		pending = out.UnprocessedItems
 		if err := s.Sleep(ctx, backoff); err != nil {

@@ -60,7 +60,7 @@ type eraseFixture struct {
 func (f eraseFixture) person(t *testing.T, key personkey.Key, usage int) (receiptID string) {
 	t.Helper()
 	pk := dynamo.PersonPK(key)
-	store := dynamo.NewStore(f.db, f.table, f.now)
+	store := dynamo.NewStores(f.db, f.table, f.now).Consent
 	now := f.now()
 	r := consent.Receipt{ID: "r-" + string(key), Reason: consent.ReasonWithdrawal, Status: consent.ReceiptDeleting, StartedAt: now}
 	st := consent.State{Status: consent.StatusWithdrawn, Version: 1, UpdatedAt: now, Channel: consent.ChannelPortal, WithdrawalID: r.ID}
@@ -124,11 +124,11 @@ func TestEraseResumesExactlyAfterACrashAnywhere(t *testing.T) {
 		t.Run(fmt.Sprintf("crash after %d writes", crashAt), func(t *testing.T) {
 			key := personkey.Key(fmt.Sprintf("crash%02d", crashAt))
 			id := f.person(t, key, 60)
-			crashing := dynamo.NewStore(&crashAfter{DB: f.db, n: crashAt}, f.table, f.now)
+			crashing := dynamo.Eraser{Table: dynamo.NewTable(&crashAfter{DB: f.db, n: crashAt}, f.table, f.now)}
 			crashing.PageLimit = 20
 			_, firstErr := crashing.Erase(context.Background(), key, id, consent.ScopeWithdrawal)
 
-			healthy := dynamo.NewStore(f.db, f.table, f.now)
+			healthy := dynamo.Eraser{Table: dynamo.NewTable(f.db, f.table, f.now)}
 			healthy.PageLimit = 20
 			r, err := healthy.Erase(context.Background(), key, id, consent.ScopeWithdrawal)
 			if err != nil {
@@ -158,7 +158,7 @@ func TestConcurrentErasesCountOnce(t *testing.T) {
 	errs := make([]error, 3)
 	for i := range results {
 		wg.Go(func() {
-			s := dynamo.NewStore(f.db, f.table, f.now)
+			s := dynamo.Eraser{Table: dynamo.NewTable(f.db, f.table, f.now)}
 			s.PageLimit = 10
 			results[i], errs[i] = s.Erase(context.Background(), key, id, consent.ScopeWithdrawal)
 		})
@@ -179,7 +179,7 @@ func TestEraseEverythingKeepsOnlyReceipts(t *testing.T) {
 	f := eraseFixture{table: local.Table("PrivacyTable"), db: local.DynamoDB, now: time.Now}
 	key := personkey.Key("dead")
 	id := f.person(t, key, 5)
-	r, err := dynamo.NewStore(f.db, f.table, f.now).Erase(context.Background(), key, id, consent.ScopeEverything)
+	r, err := dynamo.NewStores(f.db, f.table, f.now).Eraser.Erase(context.Background(), key, id, consent.ScopeEverything)
 	if err != nil {
 		t.Fatal(err)
 	}

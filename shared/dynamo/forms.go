@@ -35,7 +35,7 @@ type formItem struct {
 
 // CreateForm stores a new form as received; created is false if a form
 // with this id exists (its record is returned).
-func (s *Store) CreateForm(ctx context.Context, r forms.Record) (forms.Record, bool, error) {
+func (s FormStore) CreateForm(ctx context.Context, r forms.Record) (forms.Record, bool, error) {
 	item, err := attributevalue.MarshalMap(formItem{
 		PK: formPK(r.FormID), SK: skForm, FormID: r.FormID, Kind: string(r.Kind), Status: string(forms.Received),
 		ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt.UTC().Format(timeLayout), Digest: r.Digest,
@@ -43,7 +43,7 @@ func (s *Store) CreateForm(ctx context.Context, r forms.Record) (forms.Record, b
 	if err != nil {
 		return forms.Record{}, false, fmt.Errorf("encode form: %w", err)
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Name, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if isConditionFailed(err) {
 		existing, _, err := s.Form(ctx, r.FormID)
 		return existing, false, err
@@ -56,8 +56,8 @@ func (s *Store) CreateForm(ctx context.Context, r forms.Record) (forms.Record, b
 }
 
 // Form implements forms.Store.
-func (s *Store) Form(ctx context.Context, id string) (forms.Record, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(formPK(id), skForm), ConsistentRead: aws.Bool(true)})
+func (s FormStore) Form(ctx context.Context, id string) (forms.Record, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(formPK(id), skForm), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return forms.Record{}, false, fmt.Errorf("get form: %w", err)
 	}
@@ -75,7 +75,7 @@ func (s *Store) Form(ctx context.Context, id string) (forms.Record, bool, error)
 }
 
 // Decide implements forms.Store: received → applied or rejected, once.
-func (s *Store) Decide(ctx context.Context, id string, status forms.Status, reason string, at time.Time) error {
+func (s FormStore) Decide(ctx context.Context, id string, status forms.Status, reason string, at time.Time) error {
 	vals := map[string]types.AttributeValue{
 		":s": &types.AttributeValueMemberS{Value: string(status)}, ":t": &types.AttributeValueMemberS{Value: at.UTC().Format(timeLayout)},
 		":received": &types.AttributeValueMemberS{Value: string(forms.Received)},
@@ -86,7 +86,7 @@ func (s *Store) Decide(ctx context.Context, id string, status forms.Status, reas
 		vals[":r"] = &types.AttributeValueMemberS{Value: reason}
 	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(formPK(id), skForm), UpdateExpression: aws.String(set),
+		TableName: &s.Name, Key: itemKey(formPK(id), skForm), UpdateExpression: aws.String(set),
 		ConditionExpression: aws.String("#s = :received"), ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: vals,
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -96,8 +96,8 @@ func (s *Store) Decide(ctx context.Context, id string, status forms.Status, reas
 }
 
 // IsParent implements forms.Store: a parental (not foster) link exists.
-func (s *Store) IsParent(ctx context.Context, parent, child personkey.Key) (bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(PersonPK(parent), skChild+string(child)), ConsistentRead: aws.Bool(true)})
+func (s FormStore) IsParent(ctx context.Context, parent, child personkey.Key) (bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(PersonPK(parent), skChild+string(child)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, fmt.Errorf("get parental link: %w", err)
 	}

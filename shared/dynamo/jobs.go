@@ -48,9 +48,9 @@ type jobItem struct {
 }
 
 // Due implements deletion.Jobs with one Query on the ByDue index.
-func (s *Store) Due(ctx context.Context, now time.Time, limit int32) ([]string, error) {
+func (s JobStore) Due(ctx context.Context, now time.Time, limit int32) ([]string, error) {
 	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		IndexName:              aws.String(ByDueIndex),
 		KeyConditionExpression: aws.String("dueBucket = :b AND dueAt <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -72,9 +72,9 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int32) ([]string, 
 }
 
 // MarkQueued implements deletion.Jobs.
-func (s *Store) MarkQueued(ctx context.Context, id string) error {
+func (s JobStore) MarkQueued(ctx context.Context, id string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
+		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :queued, updatedAt = :t REMOVE dueBucket"),
 		ConditionExpression:      aws.String("#s = :pending"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -93,9 +93,9 @@ func (s *Store) MarkQueued(ctx context.Context, id string) error {
 // Start implements deletion.Jobs: one conditional write on the job's
 // status and due time claims it, so no message, however it arrived (a
 // redrive, a hand-sent message), can start a job before it is due.
-func (s *Store) Start(ctx context.Context, id string, now time.Time) (deletion.Job, bool, error) {
+func (s JobStore) Start(ctx context.Context, id string, now time.Time) (deletion.Job, bool, error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
+		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :purging, updatedAt = :t REMOVE dueBucket"),
 		ConditionExpression:      aws.String("#s IN (:pending, :queued, :purging) AND dueAt <= :now"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -134,9 +134,9 @@ func (s *Store) Start(ctx context.Context, id string, now time.Time) (deletion.J
 }
 
 // Finish implements deletion.Jobs.
-func (s *Store) Finish(ctx context.Context, id string, at time.Time) error {
+func (s JobStore) Finish(ctx context.Context, id string, at time.Time) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: itemKey(jobPK(id), skJob),
+		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
 		UpdateExpression:         aws.String("SET #s = :done, completedAt = :t, updatedAt = :t"),
 		ConditionExpression:      aws.String("#s = :purging"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -153,8 +153,8 @@ func (s *Store) Finish(ctx context.Context, id string, at time.Time) error {
 }
 
 // Job returns a job's status and due time (for operators and tests).
-func (s *Store) Job(ctx context.Context, id string) (deletion.Job, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(jobPK(id), skJob), ConsistentRead: aws.Bool(true)})
+func (s JobStore) Job(ctx context.Context, id string) (deletion.Job, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(jobPK(id), skJob), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return deletion.Job{}, false, fmt.Errorf("get job: %w", err)
 	}
@@ -177,12 +177,12 @@ func (it jobItem) job() deletion.Job {
 }
 
 // EnsureReceipt implements deletion.Receipts.
-func (s *Store) EnsureReceipt(ctx context.Context, key personkey.Key, r consent.Receipt) error {
+func (s ConsentStore) EnsureReceipt(ctx context.Context, key personkey.Key, r consent.Receipt) error {
 	item, err := attributevalue.MarshalMap(toReceiptItem(PersonPK(key), r))
 	if err != nil {
 		return fmt.Errorf("encode receipt: %w", err)
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Name, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("put receipt: %w", err)
 	}

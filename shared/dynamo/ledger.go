@@ -18,9 +18,9 @@ const skNotice = "NOTICE"
 func noticePK(id string) string { return "NOTICE#" + id }
 
 // Processed implements notices.Ledger.
-func (s *Store) Processed(ctx context.Context, noticeID string) (bool, error) {
+func (s NoticeLedger) Processed(ctx context.Context, noticeID string) (bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.Table, Key: itemKey(noticePK(noticeID), skNotice), ConsistentRead: aws.Bool(true),
+		TableName: &s.Name, Key: itemKey(noticePK(noticeID), skNotice), ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("pk"),
 	})
 	if err != nil {
@@ -30,8 +30,8 @@ func (s *Store) Processed(ctx context.Context, noticeID string) (bool, error) {
 }
 
 // Record implements notices.Ledger; the entry expires after notices.LedgerTTL.
-func (s *Store) Record(ctx context.Context, noticeID string, t notices.Type, o notices.Outcome, at time.Time) error {
-	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: map[string]types.AttributeValue{
+func (s NoticeLedger) Record(ctx context.Context, noticeID string, t notices.Type, o notices.Outcome, at time.Time) error {
+	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Name, Item: map[string]types.AttributeValue{
 		"pk":        &types.AttributeValueMemberS{Value: noticePK(noticeID)},
 		"sk":        &types.AttributeValueMemberS{Value: skNotice},
 		"type":      &types.AttributeValueMemberS{Value: string(t)},

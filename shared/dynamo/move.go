@@ -23,12 +23,12 @@ const movePage = 25
 // and repeatable: a second run finds nothing left to move. If the new key
 // already holds an item with the same sort key (the person used the new id
 // before the notice came), the newer item is kept and the old one dropped.
-func (s *Store) MovePerson(ctx context.Context, from, to personkey.Key) (int, error) {
+func (s Mover) MovePerson(ctx context.Context, from, to personkey.Key) (int, error) {
 	fromPK := PersonPK(from)
 	moved := 0
 	for {
 		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.Table,
+			TableName:                 &s.Name,
 			KeyConditionExpression:    aws.String("pk = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: fromPK}},
 			ConsistentRead:            aws.Bool(true),
@@ -49,14 +49,14 @@ func (s *Store) MovePerson(ctx context.Context, from, to personkey.Key) (int, er
 	}
 }
 
-func (s *Store) moveItem(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) error {
+func (s Mover) moveItem(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) error {
 	oldKey := itemKey(str(it["pk"]), str(it["sk"]))
 	moved := rekey(it, from, to)
 	moved["pk"] = &types.AttributeValueMemberS{Value: PersonPK(to)}
 	moved["sk"] = it["sk"]
 	actions := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.Table, Item: moved, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Delete: &types.Delete{TableName: &s.Table, Key: oldKey}},
+		{Put: &types.Put{TableName: &s.Name, Item: moved, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Delete: &types.Delete{TableName: &s.Name, Key: oldKey}},
 	}
 	twin, err := s.twinActions(ctx, it, from, to)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Store) moveItem(ctx context.Context, it map[string]types.AttributeValue
 	}
 	if (str(it["sk"]) == skDeceased || str(it["sk"]) == skSettings) && job != "" {
 		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
-			TableName: &s.Table, Key: itemKey(jobPK(job), skJob),
+			TableName: &s.Name, Key: itemKey(jobPK(job), skJob),
 			UpdateExpression:          aws.String("SET personKey = :k"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: string(to)}},
@@ -84,7 +84,7 @@ func (s *Store) moveItem(ctx context.Context, it map[string]types.AttributeValue
 	if failed := cancelledConditions(err); len(failed) > 0 && failed[0] {
 		// The new key already has this item: keep it, drop the old one (and
 		// the old twin, which points at the old key).
-		drop := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.Table, Key: oldKey}}}
+		drop := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.Name, Key: oldKey}}}
 		if len(twin) > 0 && twin[0].Delete != nil {
 			drop = append(drop, twin[0])
 		}
@@ -99,12 +99,12 @@ func (s *Store) moveItem(ctx context.Context, it map[string]types.AttributeValue
 // twinActions rewrites an item's twin so that it points at the new key: the
 // twin is deleted and put again with every mention of the old key (in its
 // sort key, its mirror and its attributes) replaced.
-func (s *Store) twinActions(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) ([]types.TransactWriteItem, error) {
+func (s Mover) twinActions(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) ([]types.TransactWriteItem, error) {
 	mpk, msk := str(it["mirrorPk"]), str(it["mirrorSk"])
 	if mpk == "" || msk == "" {
 		return nil, nil
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(mpk, msk), ConsistentRead: aws.Bool(true)})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(mpk, msk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("get twin: %w", err)
 	}
@@ -114,9 +114,9 @@ func (s *Store) twinActions(ctx context.Context, it map[string]types.AttributeVa
 	newTwin := rekey(out.Item, from, to)
 	actions := []types.TransactWriteItem{}
 	if str(newTwin["sk"]) != msk {
-		actions = append(actions, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Table, Key: itemKey(mpk, msk)}})
+		actions = append(actions, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Name, Key: itemKey(mpk, msk)}})
 	}
-	actions = append(actions, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: newTwin}})
+	actions = append(actions, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: newTwin}})
 	return actions, nil
 }
 

@@ -24,13 +24,13 @@ const ByStatusIndex = "ByStatus"
 
 // CountOpen implements deletion.OpenJobs: jobs in one of statuses whose
 // dueAt is at or before t, counted with Select COUNT, page by page.
-func (s *Store) CountOpen(ctx context.Context, statuses []deletion.Status, t time.Time) (int, error) {
+func (s JobStore) CountOpen(ctx context.Context, statuses []deletion.Status, t time.Time) (int, error) {
 	total := 0
 	for _, st := range statuses {
 		var start map[string]types.AttributeValue
 		for {
 			out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-				TableName:                &s.Table,
+				TableName:                &s.Name,
 				IndexName:                aws.String(ByStatusIndex),
 				KeyConditionExpression:   aws.String("#s = :s AND dueAt <= :t"),
 				FilterExpression:         aws.String("begins_with(pk, :job)"),

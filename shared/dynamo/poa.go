@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/domain"
 	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/poa"
@@ -72,7 +71,7 @@ func (it grantItem) grant() poa.Grant {
 }
 
 // CreateGrant writes both sides of a new grant in one transaction.
-func (s *Store) CreateGrant(ctx context.Context, g poa.Grant) error {
+func (s GrantStore) CreateGrant(ctx context.Context, g poa.Grant) error {
 	given, received := grantSides(g)
 	gi, err := attributevalue.MarshalMap(given)
 	if err != nil {
@@ -84,11 +83,11 @@ func (s *Store) CreateGrant(ctx context.Context, g poa.Grant) error {
 	}
 	notExists := aws.String("attribute_not_exists(pk)")
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.Table, Item: gi, ConditionExpression: notExists}},
-		{Put: &types.Put{TableName: &s.Table, Item: ri, ConditionExpression: notExists}},
+		{Put: &types.Put{TableName: &s.Name, Item: gi, ConditionExpression: notExists}},
+		{Put: &types.Put{TableName: &s.Name, Item: ri, ConditionExpression: notExists}},
 	}})
 	if cancelledConditions(err) != nil {
-		return domain.Errorf(domain.EConflict, "grant_exists", "You have already given this person a power of attorney; change it instead.")
+		return poa.ErrGrantExists
 	}
 	if err != nil {
 		return fmt.Errorf("create grant: %w", err)
@@ -97,9 +96,9 @@ func (s *Store) CreateGrant(ctx context.Context, g poa.Grant) error {
 }
 
 // Grants lists the grants a person has given and received.
-func (s *Store) Grants(ctx context.Context, key personkey.Key) (given, received []poa.Grant, err error) {
+func (s GrantStore) Grants(ctx context.Context, key personkey.Key) (given, received []poa.Grant, err error) {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: PersonPK(key)}, ":p": &types.AttributeValueMemberS{Value: skGrants},
@@ -127,7 +126,7 @@ func (s *Store) Grants(ctx context.Context, key personkey.Key) (given, received 
 }
 
 // GivenGrant finds a grant the person gave, by its id.
-func (s *Store) GivenGrant(ctx context.Context, grantor personkey.Key, id string) (poa.Grant, error) {
+func (s GrantStore) GivenGrant(ctx context.Context, grantor personkey.Key, id string) (poa.Grant, error) {
 	given, _, err := s.Grants(ctx, grantor)
 	if err != nil {
 		return poa.Grant{}, err
@@ -137,11 +136,11 @@ func (s *Store) GivenGrant(ctx context.Context, grantor personkey.Key, id string
 			return g, nil
 		}
 	}
-	return poa.Grant{}, domain.Errorf(domain.ENotFound, "grant_not_found", "You have not given a power of attorney with this id.")
+	return poa.Grant{}, poa.ErrGrantNotFound
 }
 
 // UpdateGrant rewrites both sides if the grant is still at version expect.
-func (s *Store) UpdateGrant(ctx context.Context, g poa.Grant, expect int64) error {
+func (s GrantStore) UpdateGrant(ctx context.Context, g poa.Grant, expect int64) error {
 	given, received := grantSides(g)
 	var items []types.TransactWriteItem
 	for _, side := range []grantItem{given, received} {
@@ -150,7 +149,7 @@ func (s *Store) UpdateGrant(ctx context.Context, g poa.Grant, expect int64) erro
 			return fmt.Errorf("encode grant: %w", err)
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName: &s.Table, Item: av,
+			TableName: &s.Name, Item: av,
 			ConditionExpression:      aws.String("grantId = :id AND #v = :v"),
 			ExpressionAttributeNames: map[string]string{"#v": "version"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -160,7 +159,7 @@ func (s *Store) UpdateGrant(ctx context.Context, g poa.Grant, expect int64) erro
 	}
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if cancelledConditions(err) != nil {
-		return domain.Errorf(domain.EConflict, "concurrent_update", "The power of attorney was changed or ended meanwhile. Read it again and retry.")
+		return poa.ErrConcurrentUpdate
 	}
 	if err != nil {
 		return fmt.Errorf("update grant: %w", err)
@@ -169,17 +168,17 @@ func (s *Store) UpdateGrant(ctx context.Context, g poa.Grant, expect int64) erro
 }
 
 // DeleteGrant deletes both sides of a grant in one transaction.
-func (s *Store) DeleteGrant(ctx context.Context, g poa.Grant) error {
+func (s GrantStore) DeleteGrant(ctx context.Context, g poa.Grant) error {
 	given, received := grantSides(g)
 	cond := aws.String("grantId = :id")
 	vals := map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: g.ID}}
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.Table, Key: itemKey(given.PK, given.SK), ConditionExpression: cond, ExpressionAttributeValues: vals}},
-		{Delete: &types.Delete{TableName: &s.Table, Key: itemKey(received.PK, received.SK)}},
+		{Delete: &types.Delete{TableName: &s.Name, Key: itemKey(given.PK, given.SK), ConditionExpression: cond, ExpressionAttributeValues: vals}},
+		{Delete: &types.Delete{TableName: &s.Name, Key: itemKey(received.PK, received.SK)}},
 	}})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) && cancelledConditions(err) != nil {
-		return domain.Errorf(domain.ENotFound, "grant_not_found", "The power of attorney no longer exists.")
+		return poa.ErrGrantNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("delete grant: %w", err)

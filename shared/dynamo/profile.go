@@ -98,7 +98,7 @@ type appItem struct {
 }
 
 // Profile implements profile.Store with one Query over the profile prefix.
-func (s *Store) Profile(ctx context.Context, key personkey.Key) (profile.Snapshot, error) {
+func (s ProfileStore) Profile(ctx context.Context, key personkey.Key) (profile.Snapshot, error) {
 	items, err := s.profileItems(ctx, PersonPK(key), skProfile)
 	if err != nil {
 		return profile.Snapshot{}, err
@@ -148,14 +148,14 @@ func decodeProfileItem(it map[string]types.AttributeValue, snap *profile.Snapsho
 }
 
 // SetNotificationChannel implements profile.Store.
-func (s *Store) SetNotificationChannel(ctx context.Context, key personkey.Key, c profile.Channel, at time.Time) error {
+func (s ProfileStore) SetNotificationChannel(ctx context.Context, key personkey.Key, c profile.Channel, at time.Time) error {
 	return s.putProfile(ctx, channelItem{PK: PersonPK(key), SK: skProfileChannel, Channel: string(c), UpdatedAt: at.UTC().Format(timeLayout)}, "")
 }
 
 // NextOfKin implements profile.Store with one strongly consistent GetItem.
-func (s *Store) NextOfKin(ctx context.Context, key personkey.Key) (profile.Kin, error) {
+func (s ProfileStore) NextOfKin(ctx context.Context, key personkey.Key) (profile.Kin, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.Table, Key: itemKey(PersonPK(key), skProfileKin), ConsistentRead: aws.Bool(true),
+		TableName: &s.Name, Key: itemKey(PersonPK(key), skProfileKin), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return profile.Kin{}, fmt.Errorf("get next of kin: %w", err)
@@ -176,7 +176,7 @@ func (s *Store) NextOfKin(ctx context.Context, key personkey.Key) (profile.Kin, 
 // writers that read the same version, exactly one succeeds. The item stays
 // (with no entries) when the last next of kin is removed, so versions never
 // repeat and a stale If-Match can never match a later state.
-func (s *Store) SaveNextOfKin(ctx context.Context, key personkey.Key, next profile.Kin, expect int64) error {
+func (s ProfileStore) SaveNextOfKin(ctx context.Context, key personkey.Key, next profile.Kin, expect int64) error {
 	it := kinItem{
 		PK: PersonPK(key), SK: skProfileKin, Items: make([]kinEntry, 0, len(next.Items)), Closest: next.Closest,
 		Version: next.Version, UpdatedAt: next.UpdatedAt.UTC().Format(timeLayout),
@@ -188,7 +188,7 @@ func (s *Store) SaveNextOfKin(ctx context.Context, key personkey.Key, next profi
 	if err != nil {
 		return fmt.Errorf("encode next of kin: %w", err)
 	}
-	in := &dynamodb.PutItemInput{TableName: &s.Table, Item: av}
+	in := &dynamodb.PutItemInput{TableName: &s.Name, Item: av}
 	if expect == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
@@ -207,7 +207,7 @@ func (s *Store) SaveNextOfKin(ctx context.Context, key personkey.Key, next profi
 }
 
 // SetEmployer implements profile.Store.
-func (s *Store) SetEmployer(ctx context.Context, key personkey.Key, e profile.Employer) error {
+func (s ProfileStore) SetEmployer(ctx context.Context, key personkey.Key, e profile.Employer) error {
 	return s.putProfile(ctx, employerItem{
 		PK: PersonPK(key), SK: skProfileEmployer, Name: e.Name, OrganisationNumber: e.OrganisationNumber,
 		Phone: e.Phone, Email: e.Email, UpdatedAt: e.UpdatedAt.UTC().Format(timeLayout),
@@ -215,12 +215,12 @@ func (s *Store) SetEmployer(ctx context.Context, key personkey.Key, e profile.Em
 }
 
 // DeleteEmployer implements profile.Store.
-func (s *Store) DeleteEmployer(ctx context.Context, key personkey.Key) error {
+func (s ProfileStore) DeleteEmployer(ctx context.Context, key personkey.Key) error {
 	return s.deleteProfile(ctx, PersonPK(key), skProfileEmployer, false)
 }
 
 // SetCommunicationNeeds implements profile.Store.
-func (s *Store) SetCommunicationNeeds(ctx context.Context, key personkey.Key, n profile.CommunicationNeeds) error {
+func (s ProfileStore) SetCommunicationNeeds(ctx context.Context, key personkey.Key, n profile.CommunicationNeeds) error {
 	return s.putProfile(ctx, needsItem{
 		PK: PersonPK(key), SK: skProfileNeeds, Text: n.Text, InterpreterLanguage: n.InterpreterLanguage,
 		SignLanguage: n.SignLanguage, PlainLanguage: n.PlainLanguage, UpdatedAt: n.UpdatedAt.UTC().Format(timeLayout),
@@ -228,12 +228,12 @@ func (s *Store) SetCommunicationNeeds(ctx context.Context, key personkey.Key, n 
 }
 
 // DeleteCommunicationNeeds implements profile.Store.
-func (s *Store) DeleteCommunicationNeeds(ctx context.Context, key personkey.Key) error {
+func (s ProfileStore) DeleteCommunicationNeeds(ctx context.Context, key personkey.Key) error {
 	return s.deleteProfile(ctx, PersonPK(key), skProfileNeeds, false)
 }
 
 // AddLogin implements profile.Store.
-func (s *Store) AddLogin(ctx context.Context, key personkey.Key, l profile.Login) error {
+func (s ProfileStore) AddLogin(ctx context.Context, key personkey.Key, l profile.Login) error {
 	return s.putProfile(ctx, loginItem{
 		PK: PersonPK(key), SK: skProfileLogin + l.ID, ID: l.ID, Client: l.Client, Method: string(l.Method),
 		CreatedAt: l.CreatedAt.UTC().Format(timeLayout), ExpiresAt: l.ExpiresAt.Unix(),
@@ -241,7 +241,7 @@ func (s *Store) AddLogin(ctx context.Context, key personkey.Key, l profile.Login
 }
 
 // Logins implements profile.Store, expired ones included.
-func (s *Store) Logins(ctx context.Context, key personkey.Key) ([]profile.Login, error) {
+func (s ProfileStore) Logins(ctx context.Context, key personkey.Key) ([]profile.Login, error) {
 	items, err := s.profileItems(ctx, PersonPK(key), skProfileLogin)
 	if err != nil {
 		return nil, err
@@ -258,12 +258,12 @@ func (s *Store) Logins(ctx context.Context, key personkey.Key) ([]profile.Login,
 }
 
 // DeleteLogin implements profile.Store.
-func (s *Store) DeleteLogin(ctx context.Context, key personkey.Key, id string) error {
+func (s ProfileStore) DeleteLogin(ctx context.Context, key personkey.Key, id string) error {
 	return s.deleteProfile(ctx, PersonPK(key), skProfileLogin+id, true)
 }
 
 // PutAppPermission implements profile.Store.
-func (s *Store) PutAppPermission(ctx context.Context, key personkey.Key, p profile.AppPermission) (bool, error) {
+func (s ProfileStore) PutAppPermission(ctx context.Context, key personkey.Key, p profile.AppPermission) (bool, error) {
 	av, err := attributevalue.MarshalMap(appItem{
 		PK: PersonPK(key), SK: skProfileApp + p.ID, ID: p.ID, ClientID: p.ClientID, Name: p.Name,
 		Scopes: p.Scopes, GrantedAt: p.GrantedAt.UTC().Format(timeLayout),
@@ -272,7 +272,7 @@ func (s *Store) PutAppPermission(ctx context.Context, key personkey.Key, p profi
 		return false, fmt.Errorf("encode app permission: %w", err)
 	}
 	out, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table, Item: av, ReturnValues: types.ReturnValueAllOld,
+		TableName: &s.Name, Item: av, ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
 		return false, fmt.Errorf("put app permission: %w", err)
@@ -281,7 +281,7 @@ func (s *Store) PutAppPermission(ctx context.Context, key personkey.Key, p profi
 }
 
 // AppPermissions implements profile.Store.
-func (s *Store) AppPermissions(ctx context.Context, key personkey.Key) ([]profile.AppPermission, error) {
+func (s ProfileStore) AppPermissions(ctx context.Context, key personkey.Key) ([]profile.AppPermission, error) {
 	items, err := s.profileItems(ctx, PersonPK(key), skProfileApp)
 	if err != nil {
 		return nil, err
@@ -298,7 +298,7 @@ func (s *Store) AppPermissions(ctx context.Context, key personkey.Key) ([]profil
 }
 
 // DeleteAppPermission implements profile.Store.
-func (s *Store) DeleteAppPermission(ctx context.Context, key personkey.Key, id string) error {
+func (s ProfileStore) DeleteAppPermission(ctx context.Context, key personkey.Key, id string) error {
 	return s.deleteProfile(ctx, PersonPK(key), skProfileApp+id, true)
 }
 
@@ -306,8 +306,8 @@ func (s *Store) DeleteAppPermission(ctx context.Context, key personkey.Key, id s
 // relation is on both sides (the child's PARENT# item leads to the parent's
 // CHILD# item) and is parental responsibility, not foster care; only the
 // parent's channel is read from their partition, nothing else.
-func (s *Store) ParentChannels(ctx context.Context, child personkey.Key) ([]profile.Channel, error) {
-	parents, err := s.Parents(ctx, child)
+func (s ProfileStore) ParentChannels(ctx context.Context, child personkey.Key) ([]profile.Channel, error) {
+	parents, err := RelationStore(s).Parents(ctx, child)
 	if err != nil {
 		return nil, err
 	}
@@ -331,9 +331,9 @@ func (s *Store) ParentChannels(ctx context.Context, child personkey.Key) ([]prof
 
 // getProfileAttrs reads some attributes of one item (the key attributes
 // always come along, so a found item is never empty); nil if there is none.
-func (s *Store) getProfileAttrs(ctx context.Context, pk, sk, attr string) (map[string]types.AttributeValue, error) {
+func (s *Table) getProfileAttrs(ctx context.Context, pk, sk, attr string) (map[string]types.AttributeValue, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.Table, Key: itemKey(pk, sk), ConsistentRead: aws.Bool(true),
+		TableName: &s.Name, Key: itemKey(pk, sk), ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("pk, #a"), ExpressionAttributeNames: map[string]string{"#a": attr},
 	})
 	if err != nil {
@@ -343,12 +343,12 @@ func (s *Store) getProfileAttrs(ctx context.Context, pk, sk, attr string) (map[s
 }
 
 // putProfile writes one profile item, on condition cond if given.
-func (s *Store) putProfile(ctx context.Context, item any, cond string) error {
+func (s *Table) putProfile(ctx context.Context, item any, cond string) error {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return fmt.Errorf("encode profile item: %w", err)
 	}
-	in := &dynamodb.PutItemInput{TableName: &s.Table, Item: av}
+	in := &dynamodb.PutItemInput{TableName: &s.Name, Item: av}
 	if cond != "" {
 		in.ConditionExpression = aws.String(cond)
 	}
@@ -360,8 +360,8 @@ func (s *Store) putProfile(ctx context.Context, item any, cond string) error {
 
 // deleteProfile deletes one profile item; with mustExist, a missing item
 // is profile.ErrNotFound.
-func (s *Store) deleteProfile(ctx context.Context, pk, sk string, mustExist bool) error {
-	in := &dynamodb.DeleteItemInput{TableName: &s.Table, Key: itemKey(pk, sk)}
+func (s *Table) deleteProfile(ctx context.Context, pk, sk string, mustExist bool) error {
+	in := &dynamodb.DeleteItemInput{TableName: &s.Name, Key: itemKey(pk, sk)}
 	if mustExist {
 		in.ConditionExpression = aws.String("attribute_exists(pk)")
 	}
@@ -376,9 +376,9 @@ func (s *Store) deleteProfile(ctx context.Context, pk, sk string, mustExist bool
 }
 
 // profileItems reads every item of a partition under prefix, strongly consistent.
-func (s *Store) profileItems(ctx context.Context, pk, prefix string) ([]map[string]types.AttributeValue, error) {
+func (s *Table) profileItems(ctx context.Context, pk, prefix string) ([]map[string]types.AttributeValue, error) {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix},

@@ -21,11 +21,11 @@ import (
 
 var profileNow = time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
 
-func profileStore(t *testing.T) (*dynamo.Store, *dynamodb.Client, string) {
+func profileStore(t *testing.T) (*dynamo.Stores, *dynamodb.Client, string) {
 	t.Helper()
 	local := testenv.New(t)
 	table := local.Table("PrivacyTable")
-	return dynamo.NewStore(&serialPuts{DB: local.DynamoDB}, table, func() time.Time { return profileNow }), local.DynamoDB, table
+	return dynamo.NewStores(&serialPuts{DB: local.DynamoDB}, table, func() time.Time { return profileNow }), local.DynamoDB, table
 }
 
 // serialPuts sends one PutItem at a time. moto's server checks a write's
@@ -66,7 +66,7 @@ func TestSaveNextOfKinIsConditional(t *testing.T) {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { errs[i] = s.SaveNextOfKin(ctx, key, kinOf(expect+1, fmt.Sprint("writer", i)), expect) })
+			wg.Go(func() { errs[i] = s.Profile.SaveNextOfKin(ctx, key, kinOf(expect+1, fmt.Sprint("writer", i)), expect) })
 		}
 		wg.Wait()
 		won := 0
@@ -82,21 +82,21 @@ func TestSaveNextOfKinIsConditional(t *testing.T) {
 			t.Fatalf("round %d (expect %d): %d writers won, want exactly 1", round, expect, won)
 		}
 	}
-	got, err := s.NextOfKin(ctx, key)
+	got, err := s.Profile.NextOfKin(ctx, key)
 	if err != nil || got.Version != 3 || len(got.Items) != 1 || got.Closest != got.Items[0].ID {
 		t.Fatalf("after three rounds: got %+v %v, want version 3 with one closest", got, err)
 	}
-	if err := s.SaveNextOfKin(ctx, key, kinOf(2), 1); !errors.Is(err, profile.ErrVersionConflict) {
+	if err := s.Profile.SaveNextOfKin(ctx, key, kinOf(2), 1); !errors.Is(err, profile.ErrVersionConflict) {
 		t.Errorf("stale version: got %v, want ErrVersionConflict", err)
 	}
 	// Removing everyone keeps the item, so the version goes on counting.
-	if err := s.SaveNextOfKin(ctx, key, kinOf(4), 3); err != nil {
+	if err := s.Profile.SaveNextOfKin(ctx, key, kinOf(4), 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveNextOfKin(ctx, key, kinOf(1, "again"), 0); !errors.Is(err, profile.ErrVersionConflict) {
+	if err := s.Profile.SaveNextOfKin(ctx, key, kinOf(1, "again"), 0); !errors.Is(err, profile.ErrVersionConflict) {
 		t.Errorf("writing version 1 over an emptied list: got %v, want ErrVersionConflict", err)
 	}
-	if got, _ := s.NextOfKin(ctx, key); got.Version != 4 || len(got.Items) != 0 || got.Closest != "" {
+	if got, _ := s.Profile.NextOfKin(ctx, key); got.Version != 4 || len(got.Items) != 0 || got.Closest != "" {
 		t.Errorf("emptied: got %+v, want version 4, no items", got)
 	}
 }
@@ -107,13 +107,13 @@ func TestProfileRoundTrip(t *testing.T) {
 	key := personkey.Key("round-trip")
 	exp := profileNow.Add(12 * time.Hour)
 	steps := []error{
-		s.SetNotificationChannel(ctx, key, profile.ChannelEmail, profileNow),
-		s.SaveNextOfKin(ctx, key, kinOf(1, "Ola", "Kari"), 0),
-		s.SetEmployer(ctx, key, profile.Employer{Name: "Helse Bergen HF", OrganisationNumber: "983974724", UpdatedAt: profileNow}),
-		s.SetCommunicationNeeds(ctx, key, profile.CommunicationNeeds{Text: "Snakk tydelig", InterpreterLanguage: "uk", SignLanguage: true, UpdatedAt: profileNow}),
-		s.AddLogin(ctx, key, profile.Login{ID: fmt.Sprintf("%032x", 7), Client: "Firefox", Method: profile.MethodBankID, CreatedAt: profileNow, ExpiresAt: exp}),
+		s.Profile.SetNotificationChannel(ctx, key, profile.ChannelEmail, profileNow),
+		s.Profile.SaveNextOfKin(ctx, key, kinOf(1, "Ola", "Kari"), 0),
+		s.Profile.SetEmployer(ctx, key, profile.Employer{Name: "Helse Bergen HF", OrganisationNumber: "983974724", UpdatedAt: profileNow}),
+		s.Profile.SetCommunicationNeeds(ctx, key, profile.CommunicationNeeds{Text: "Snakk tydelig", InterpreterLanguage: "uk", SignLanguage: true, UpdatedAt: profileNow}),
+		s.Profile.AddLogin(ctx, key, profile.Login{ID: fmt.Sprintf("%032x", 7), Client: "Firefox", Method: profile.MethodBankID, CreatedAt: profileNow, ExpiresAt: exp}),
 	}
-	created, err := s.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a", "b"}, GrantedAt: profileNow})
+	created, err := s.Profile.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a", "b"}, GrantedAt: profileNow})
 	steps = append(steps, err)
 	for i, err := range steps {
 		if err != nil {
@@ -123,7 +123,7 @@ func TestProfileRoundTrip(t *testing.T) {
 	if !created {
 		t.Error("first PutAppPermission: created false")
 	}
-	snap, err := s.Profile(ctx, key)
+	snap, err := s.Profile.Profile(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,30 +144,30 @@ func TestProfileRoundTrip(t *testing.T) {
 	if n, ok := out.Item["expiresAt"].(*types.AttributeValueMemberN); !ok || n.Value != fmt.Sprint(exp.Unix()) {
 		t.Errorf("expiresAt: got %#v, want N %d", out.Item["expiresAt"], exp.Unix())
 	}
-	if created, err := s.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a"}}); err != nil || created {
+	if created, err := s.Profile.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a"}}); err != nil || created {
 		t.Errorf("second PutAppPermission: created %v %v, want a replacement", created, err)
 	}
 	for _, del := range []struct {
 		name string
 		fn   func(id string) error
 	}{
-		{"login", func(id string) error { return s.DeleteLogin(ctx, key, id) }},
-		{"app permission", func(id string) error { return s.DeleteAppPermission(ctx, key, id) }},
+		{"login", func(id string) error { return s.Profile.DeleteLogin(ctx, key, id) }},
+		{"app permission", func(id string) error { return s.Profile.DeleteAppPermission(ctx, key, id) }},
 	} {
 		if err := del.fn(fmt.Sprintf("%032x", 8)); !errors.Is(err, profile.ErrNotFound) {
 			t.Errorf("delete a missing %s: got %v, want ErrNotFound", del.name, err)
 		}
 	}
-	if err := s.DeleteLogin(ctx, key, fmt.Sprintf("%032x", 7)); err != nil {
+	if err := s.Profile.DeleteLogin(ctx, key, fmt.Sprintf("%032x", 7)); err != nil {
 		t.Errorf("delete login: %v", err)
 	}
-	if err := s.DeleteEmployer(ctx, key); err != nil {
+	if err := s.Profile.DeleteEmployer(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteEmployer(ctx, key); err != nil {
+	if err := s.Profile.DeleteEmployer(ctx, key); err != nil {
 		t.Errorf("deleting a missing employer: %v, want no error", err)
 	}
-	if snap, _ := s.Profile(ctx, key); snap.Employer != nil || len(snap.Logins) != 0 {
+	if snap, _ := s.Profile.Profile(ctx, key); snap.Employer != nil || len(snap.Logins) != 0 {
 		t.Errorf("after deletes: employer %v, logins %v", snap.Employer, snap.Logins)
 	}
 }
@@ -188,18 +188,18 @@ func TestParentChannels(t *testing.T) {
 	birth := nin.Date{Year: 2012, Month: time.May, Day: 5}
 	mother, father, foster, stranger, parentNoChannel := personkey.Key("mother"), personkey.Key("father"), personkey.Key("foster"), personkey.Key("stranger"), personkey.Key("quiet")
 	for _, p := range []personkey.Key{mother, father, parentNoChannel} {
-		if err := s.SetParent(ctx, p, child, birth, profileNow); err != nil {
+		if err := s.Relations.SetParent(ctx, p, child, birth, profileNow); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetFoster(ctx, foster, child, birth, profileNow); err != nil {
+	if err := s.Relations.SetFoster(ctx, foster, child, birth, profileNow); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetNotificationChannel(ctx, mother, profile.ChannelEmail, profileNow); err != nil {
+	if err := s.Profile.SetNotificationChannel(ctx, mother, profile.ChannelEmail, profileNow); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []personkey.Key{father, foster, stranger} {
-		if err := s.SetNotificationChannel(ctx, p, profile.ChannelSMS, profileNow); err != nil {
+		if err := s.Profile.SetNotificationChannel(ctx, p, profile.ChannelSMS, profileNow); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +209,7 @@ func TestParentChannels(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	chs, err := s.ParentChannels(ctx, child)
+	chs, err := s.Profile.ParentChannels(ctx, child)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestParentChannels(t *testing.T) {
 	if want := map[profile.Channel]int{profile.ChannelEmail: 1, profile.ChannelSMS: 1, "": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v (mother, father, a parent without a setting; no foster parent, no one-sided link)", got, want)
 	}
-	if chs, err := s.ParentChannels(ctx, mother); err != nil || len(chs) != 0 {
+	if chs, err := s.Profile.ParentChannels(ctx, mother); err != nil || len(chs) != 0 {
 		t.Errorf("an adult without parents: got %v %v", chs, err)
 	}
 }

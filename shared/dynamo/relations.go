@@ -25,17 +25,17 @@ const (
 // so either person finds the relation with one Query. Repeating it
 // overwrites the same two items. The parent's side carries the dates the
 // child turns 12 and 16, which the age-transition job finds by index.
-func (s *Store) SetParent(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
+func (s RelationStore) SetParent(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
 	return s.setRelation(ctx, relationParent, parent, child, childBirth, since)
 }
 
 // SetFoster records a foster relation: known, so that a decision can say
 // why a foster parent has no access, but it gives none.
-func (s *Store) SetFoster(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
+func (s RelationStore) SetFoster(ctx context.Context, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
 	return s.setRelation(ctx, relationFoster, parent, child, childBirth, since)
 }
 
-func (s *Store) setRelation(ctx context.Context, kind string, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
+func (s RelationStore) setRelation(ctx context.Context, kind string, parent, child personkey.Key, childBirth nin.Date, since time.Time) error {
 	ppk, cpk := PersonPK(parent), PersonPK(child)
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	at := str(since.UTC().Format(time.RFC3339))
@@ -59,9 +59,9 @@ func (s *Store) setRelation(ctx context.Context, kind string, parent, child pers
 // both. Notices come from a standard queue in any order: the condition lets
 // only a notice at least as new as what is stored win; an older one is
 // ignored, which is success.
-func (s *Store) writeRelation(ctx context.Context, parentSide, childSide map[string]types.AttributeValue, cond string, names map[string]string, vals map[string]types.AttributeValue) error {
+func (s RelationStore) writeRelation(ctx context.Context, parentSide, childSide map[string]types.AttributeValue, cond string, names map[string]string, vals map[string]types.AttributeValue) error {
 	put := func(item map[string]types.AttributeValue) types.TransactWriteItem {
-		return types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: item, ConditionExpression: aws.String(cond),
+		return types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: item, ConditionExpression: aws.String(cond),
 			ExpressionAttributeNames: names, ExpressionAttributeValues: vals}}
 	}
 	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put(parentSide), put(childSide)}})
@@ -80,22 +80,22 @@ func (s *Store) writeRelation(ctx context.Context, parentSide, childSide map[str
 // and every reader treats them as no relation.
 
 // EndParentAt implements notices.Relations for parental responsibility.
-func (s *Store) EndParentAt(ctx context.Context, parent, child personkey.Key, at time.Time) error {
+func (s RelationStore) EndParentAt(ctx context.Context, parent, child personkey.Key, at time.Time) error {
 	return s.endRelation(ctx, relationParent, parent, child, at)
 }
 
 // EndFosterAt implements notices.Relations for foster care; it never ends
 // a parental relation.
-func (s *Store) EndFosterAt(ctx context.Context, parent, child personkey.Key, at time.Time) error {
+func (s RelationStore) EndFosterAt(ctx context.Context, parent, child personkey.Key, at time.Time) error {
 	return s.endRelation(ctx, relationFoster, parent, child, at)
 }
 
 // EndParent implements agejob.Store: parents' access ends at 16.
-func (s *Store) EndParent(ctx context.Context, parent, child personkey.Key) error {
-	return s.endRelation(ctx, relationParent, parent, child, s.Now())
+func (s AgeJobStore) EndParent(ctx context.Context, parent, child personkey.Key) error {
+	return RelationStore(s).endRelation(ctx, relationParent, parent, child, s.Now())
 }
 
-func (s *Store) endRelation(ctx context.Context, kind string, parent, child personkey.Key, at time.Time) error {
+func (s RelationStore) endRelation(ctx context.Context, kind string, parent, child personkey.Key, at time.Time) error {
 	ppk, cpk := PersonPK(parent), PersonPK(child)
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	when := str(at.UTC().Format(time.RFC3339))
@@ -124,16 +124,16 @@ const (
 )
 
 // Children lists the person keys a parent has parental responsibility for.
-func (s *Store) Children(ctx context.Context, parent personkey.Key) ([]personkey.Key, error) {
+func (s RelationStore) Children(ctx context.Context, parent personkey.Key) ([]personkey.Key, error) {
 	return s.relatedKeys(ctx, PersonPK(parent), skChild)
 }
 
 // Parents lists the person keys with parental responsibility for a child.
-func (s *Store) Parents(ctx context.Context, child personkey.Key) ([]personkey.Key, error) {
+func (s RelationStore) Parents(ctx context.Context, child personkey.Key) ([]personkey.Key, error) {
 	return s.relatedKeys(ctx, PersonPK(child), skParent)
 }
 
-func (s *Store) relatedKeys(ctx context.Context, pk, prefix string) ([]personkey.Key, error) {
+func (s RelationStore) relatedKeys(ctx context.Context, pk, prefix string) ([]personkey.Key, error) {
 	var keys []personkey.Key
 	err := s.eachPrefix(ctx, pk, prefix, func(k erasable) error {
 		if !k.Ended {
@@ -146,7 +146,7 @@ func (s *Store) relatedKeys(ctx context.Context, pk, prefix string) ([]personkey
 
 // DeleteAllGrants implements notices.Grants: every power of attorney the
 // person gave or received, with the other side's twin.
-func (s *Store) DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error) {
+func (s GrantStore) DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error) {
 	var del []map[string]types.AttributeValue
 	n := 0
 	err := s.eachPrefix(ctx, PersonPK(key), skGrants, func(k erasable) error {
@@ -167,9 +167,9 @@ func (s *Store) DeleteAllGrants(ctx context.Context, key personkey.Key) (int, er
 }
 
 // eachPrefix visits the keys of a partition's items whose sort key starts with prefix.
-func (s *Store) eachPrefix(ctx context.Context, pk, prefix string, fn func(erasable) error) error {
+func (s *Table) eachPrefix(ctx context.Context, pk, prefix string, fn func(erasable) error) error {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              &s.Table,
+		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ProjectionExpression:   aws.String("pk, sk, mirrorPk, mirrorSk, ended"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/domain"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/personkey"
@@ -22,22 +21,16 @@ import (
 // skSCR prefixes summary care record content: SCR#g<generation>#...
 const skSCR = "SCR#g"
 
-// ScopeSCR is the erase scope that deletes summary care record content of
-// generations up to gen and nothing else.
-func ScopeSCR(gen int) consent.Scope { return consent.Scope("scr:" + strconv.Itoa(gen)) }
-
 // scrScope reports whether scope is an SCR scope and whether it deletes sk.
 func scrScope(sk string, scope consent.Scope) (isSCR, deletes bool) {
-	g, ok := strings.CutPrefix(string(scope), "scr:")
-	if !ok {
+	upTo, isSCR, ok := settings.SCRGenerations(scope)
+	if !isSCR {
 		return false, false
 	}
-	upTo, err := strconv.Atoi(g)
-	if err != nil || !strings.HasPrefix(sk, skSCR) {
+	if !ok || !strings.HasPrefix(sk, skSCR) {
 		return true, false
 	}
-	rest := strings.TrimPrefix(sk, skSCR)
-	n, _, _ := strings.Cut(rest, "#")
+	n, _, _ := strings.Cut(strings.TrimPrefix(sk, skSCR), "#")
 	gen, err := strconv.Atoi(n)
 	return true, err == nil && gen <= upTo
 }
@@ -56,8 +49,8 @@ type settingsItem struct {
 }
 
 // Settings returns a person's privacy settings (all off if never set).
-func (s *Store) Settings(ctx context.Context, key personkey.Key) (settings.State, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: itemKey(PersonPK(key), skSettings), ConsistentRead: aws.Bool(true)})
+func (s SettingsStore) Settings(ctx context.Context, key personkey.Key) (settings.State, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: itemKey(PersonPK(key), skSettings), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return settings.State{}, fmt.Errorf("get settings: %w", err)
 	}
@@ -77,7 +70,7 @@ func (s *Store) Settings(ctx context.Context, key personkey.Key) (settings.State
 
 // SaveSettings writes the new state (if still at version Expect), the
 // opt-out record, and creates or cancels a deletion job, in one transaction.
-func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.Update) error {
+func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.Update) error {
 	pk := PersonPK(key)
 	n := u.Next
 	it := settingsItem{
@@ -91,7 +84,7 @@ func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
 	}
-	put := &types.Put{TableName: &s.Table, Item: state}
+	put := &types.Put{TableName: &s.Name, Item: state}
 	if u.Expect == 0 {
 		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
@@ -112,7 +105,7 @@ func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.
 	if c.FormID != "" {
 		record["formId"] = &types.AttributeValueMemberS{Value: c.FormID}
 	}
-	items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: &s.Table, Item: record}}}
+	items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: &s.Name, Item: record}}}
 	if j := u.NewJob; j != nil {
 		job, err := attributevalue.MarshalMap(jobItem{
 			PK: jobPK(j.ID), SK: skJob, JobID: j.ID, PersonKey: string(j.Person), Reason: string(j.Reason), Scope: string(j.Scope),
@@ -122,11 +115,11 @@ func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.
 		if err != nil {
 			return fmt.Errorf("encode job: %w", err)
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: job, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: job, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
 	if u.CancelJob != "" {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: &s.Table, Key: itemKey(jobPK(u.CancelJob), skJob),
+			TableName: &s.Name, Key: itemKey(jobPK(u.CancelJob), skJob),
 			UpdateExpression:         aws.String("SET #s = :cancelled REMOVE dueBucket"),
 			ConditionExpression:      aws.String("#s IN (:pending, :queued)"),
 			ExpressionAttributeNames: map[string]string{"#s": "status"},
@@ -140,25 +133,12 @@ func (s *Store) SaveSettings(ctx context.Context, key personkey.Key, u settings.
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed := cancelledConditions(err); failed != nil {
 		if u.CancelJob != "" && failed[len(failed)-1] && !failed[0] {
-			return domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")
+			return settings.ErrPurgeStarted
 		}
-		return domain.Errorf(domain.EConflict, "concurrent_update", "The settings were changed by another request at the same time. Read them again and retry.")
+		return settings.ErrConcurrentUpdate
 	}
 	if err != nil {
 		return fmt.Errorf("save settings: %w", err)
 	}
 	return nil
-}
-
-// SettingsStore adapts Store to settings.Store.
-type SettingsStore struct{ *Store }
-
-// Settings implements settings.Store.
-func (s SettingsStore) Settings(ctx context.Context, key personkey.Key) (settings.State, error) {
-	return s.Store.Settings(ctx, key)
-}
-
-// Save implements settings.Store.
-func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.Update) error {
-	return s.Store.SaveSettings(ctx, key, u)
 }

@@ -19,8 +19,8 @@ func ProfileAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	svc := &profile.Service{
-		Bars:  store,
-		Store: store, Consents: store, Parents: store, Contacts: persontjenesten.Contacts{Client: reg},
+		Bars:  store.Access,
+		Store: store.Profile, Consents: store.Consent, Parents: store.Profile, Contacts: persontjenesten.Contacts{Client: reg},
 		Now: env.Now, NewID: domain.NewID,
 	}
 	return profileapi.New(svc, keys, env.logger()).Handle, nil

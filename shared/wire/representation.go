@@ -9,6 +9,7 @@ import (
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/agejob"
+	"privacycore/shared/dynamo"
 	"privacycore/shared/http/accessapi"
 	"privacycore/shared/http/representationapi"
 )
@@ -28,7 +29,7 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 		retention = time.Duration(days) * 24 * time.Hour
 	}
 	m := env.Metrics()
-	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger(),
+	h := accessapi.New(accessapi.Handler{Store: accessStore{store.Access, store.Usage}, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger(),
 		Decided: func(ctx context.Context, d access.Decision) { m.Decision(ctx, d.Allowed, string(d.Rule)) }})
 	return h.Handle, nil
 }
@@ -39,7 +40,7 @@ func RepresentationAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := representationapi.New(representationapi.Handler{Store: store, Keys: keys, Now: env.Now, NewID: domain.NewID, Log: env.logger()})
+	h := representationapi.New(representationapi.Handler{Store: grantStore{store.Grants, store.Relations, store.Access}, Keys: keys, Now: env.Now, NewID: domain.NewID, Log: env.logger()})
 	return h.Handle, nil
 }
 
@@ -49,9 +50,22 @@ func AgeTransitions(env Env) (ScheduleHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &agejob.Job{Store: store, Now: env.Now, Log: env.logger()}
+	j := &agejob.Job{Store: store.AgeJob, Now: env.Now, Log: env.logger()}
 	return func(ctx context.Context) error {
 		_, err := j.Run(ctx)
 		return err
 	}, nil
+}
+
+// accessStore and grantStore put the stores an API handler reads together
+// until its rules move into a domain service.
+type accessStore struct {
+	dynamo.AccessStore
+	dynamo.UsageStore
+}
+
+type grantStore struct {
+	dynamo.GrantStore
+	dynamo.RelationStore
+	dynamo.AccessStore
 }

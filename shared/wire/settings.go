@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/shared/domain"
-	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/forms"
 	"privacycore/shared/domain/settings"
 	"privacycore/shared/dynamo"
@@ -17,8 +16,8 @@ import (
 	"privacycore/shared/sqs/workers"
 )
 
-func (e Env) settingsService(store *dynamo.Store) *settings.Service {
-	return &settings.Service{Store: dynamo.SettingsStore{Store: store}, Now: e.Now, NewID: domain.NewID, SCRScope: dynamo.ScopeSCR}
+func (e Env) settingsService(store *dynamo.Stores) *settings.Service {
+	return &settings.Service{Store: store.Settings, Now: e.Now, NewID: domain.NewID}
 }
 
 func (e Env) childRecordAge() (int, error) {
@@ -43,7 +42,7 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store, Keys: keys, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store.Access, Keys: keys, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
 	return h.Handle, nil
 }
 
@@ -57,7 +56,7 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := formsapi.New(formsapi.Handler{Store: store, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Log: env.logger()})
+	h := formsapi.New(formsapi.Handler{Store: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Log: env.logger()})
 	return h.Handle, nil
 }
 
@@ -71,7 +70,6 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
-	p := &forms.Processor{Store: store, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
+	p := &forms.Processor{Store: store.Forms, Settings: env.settingsService(store), Consents: env.consentService(store), Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/shared/domain"
@@ -28,6 +27,7 @@ import (
 	"privacycore/shared/platform/awsenv"
 	"privacycore/shared/platform/metrics"
 	"privacycore/shared/platform/obs"
+	"privacycore/shared/registers/persontjenesten"
 	"privacycore/shared/sqs/queue"
 	"privacycore/shared/sqs/workers"
 )
@@ -93,7 +93,15 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
+	reg, err := env.register()
+	if err != nil {
+		return nil, err
+	}
+	svc := env.consentService(store)
+	svc.Register = persontjenesten.Standing{Client: reg}
+	svc.OnRegisterError = func(ctx context.Context, err error) {
+		log.WarnContext(ctx, "population register look-up failed; consent not given (register_unavailable)", "err", err)
+	}
 	h := consentapi.New(svc, keys, log)
 	h.Metrics = env.Metrics()
 	return h.Handle, nil
@@ -106,9 +114,9 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &consent.Service{Store: store, Eraser: store, Grants: store, Deaths: store, Now: env.Now, NewID: domain.NewID}
 	p := &notices.Processor{
-		Keys: keys, Ledger: store, Deaths: store, Consents: svc, Grants: store, Relations: store, Mover: store,
+		Keys: keys, Ledger: store.Ledger, Deaths: store.Deaths, Consents: env.consentService(store), Grants: store.Grants,
+		Relations: store.Relations, Mover: store.Mover,
 		Now: env.Now, Log: log,
 	}
 	m := env.Metrics()
@@ -125,13 +133,13 @@ func Sweeper(env Env) (ScheduleHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &deletion.Sweeper{Jobs: store, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
+	s := &deletion.Sweeper{Jobs: store.Jobs, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
 	m := env.Metrics()
 	return func(ctx context.Context) error {
 		queued, err := s.Sweep(ctx)
 		m.Swept(ctx, queued)
 		// Count even after a failed sweep: the alarm needs the number most then.
-		overdue, cerr := deletion.Overdue(ctx, store, env.Now())
+		overdue, cerr := deletion.Overdue(ctx, store.Jobs, env.Now())
 		if cerr != nil {
 			return errors.Join(err, cerr)
 		}
@@ -148,12 +156,18 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 		return nil, err
 	}
 	m := env.Metrics()
-	p := &deletion.Purger{Jobs: store, Receipts: store, Eraser: store, Deaths: store, Now: env.Now, Log: log, Metrics: m}
+	p := &deletion.Purger{Jobs: store.Jobs, Receipts: store.Consent, Eraser: store.Eraser, Deaths: store.Deaths, Now: env.Now, Log: log, Metrics: m}
 	return m.SQS("purge-worker", (&workers.Purges{Purger: p, Log: log}).Handle), nil
 }
 
+// consentService is the one consent service every function that changes
+// consent uses.
+func (e Env) consentService(s *dynamo.Stores) *consent.Service {
+	return &consent.Service{Store: s.Consent, Eraser: s.Eraser, Grants: s.Grants, Deaths: s.Deaths, Now: e.Now, NewID: domain.NewID}
+}
+
 // keysAndStore is what every function that handles person ids needs.
-func (e Env) keysAndStore() (*personkey.Keyer, *dynamo.Store, error) {
+func (e Env) keysAndStore() (*personkey.Keyer, *dynamo.Stores, error) {
 	keys, err := e.keyer()
 	if err != nil {
 		return nil, nil, err
@@ -165,12 +179,13 @@ func (e Env) keysAndStore() (*personkey.Keyer, *dynamo.Store, error) {
 	return keys, store, nil
 }
 
-func (e Env) store() (*dynamo.Store, error) {
+// store returns the stores on the function's table.
+func (e Env) store() (*dynamo.Stores, error) {
 	table, err := e.require("TABLE_NAME")
 	if err != nil {
 		return nil, err
 	}
-	return dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), table, e.Now), nil
+	return dynamo.Open(e.AWS, table, e.Now), nil
 }
 
 func (e Env) logger() *slog.Logger {

@@ -14,6 +14,10 @@ import (
 // expected version was read.
 var ErrVersionConflict = errors.New("consent: version conflict")
 
+// ErrReceiptNotFound is returned by Store.Receipt and Eraser.Erase for a
+// receipt id that does not exist.
+var ErrReceiptNotFound = errors.New("consent: no such receipt")
+
 // Store persists consent state, history and deletion receipts.
 type Store interface {
 	// Consent returns the current state; StatusNone if the person never consented.
@@ -249,6 +253,9 @@ func (s *Service) WithdrawOnDeath(ctx context.Context, p Person, at time.Time) e
 
 func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Receipt, error) {
 	r, err := s.Store.Receipt(ctx, p.Key, receiptID)
+	if errors.Is(err, ErrReceiptNotFound) {
+		return Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+	}
 	if err != nil {
 		return Receipt{}, fmt.Errorf("read receipt: %w", err)
 	}
@@ -265,6 +272,9 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 // History returns the person's consent history, newest first.
 func (s *Service) History(ctx context.Context, p Person, limit int, cursor string) ([]Event, string, error) {
 	evs, next, err := s.Store.History(ctx, p.Key, limit, cursor)
+	if errors.Is(err, domain.ErrInvalidCursor) {
+		return nil, "", domain.InvalidCursor()
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read consent history: %w", err)
 	}

@@ -4,6 +4,7 @@
 package poa
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -18,6 +19,14 @@ import (
 const (
 	MinGrantorAge = 16
 	MinGranteeAge = 18
+)
+
+// Errors the grant store returns; the representation service turns them
+// into the client's problem.
+var (
+	ErrGrantExists      = errors.New("poa: the grantor already gave the grantee a power of attorney")
+	ErrGrantNotFound    = errors.New("poa: no such power of attorney")
+	ErrConcurrentUpdate = errors.New("poa: the power of attorney changed meanwhile")
 )
 
 // MaxValidity is the longest a power of attorney may run (our choice).

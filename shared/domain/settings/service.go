@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"privacycore/shared/domain"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/personkey"
@@ -22,21 +24,26 @@ type Update struct {
 	CancelJob string
 }
 
+// Errors the store's Save returns; the service turns them into the
+// client's problem.
+var (
+	// ErrConcurrentUpdate: the stored version is no longer Expect.
+	ErrConcurrentUpdate = errors.New("settings: changed meanwhile")
+	// ErrPurgeStarted: the SCR purge job to cancel is no longer pending or queued.
+	ErrPurgeStarted = errors.New("settings: summary care record purge started")
+)
+
 // Store keeps settings.
 type Store interface {
 	Settings(ctx context.Context, key personkey.Key) (State, error)
 	Save(ctx context.Context, key personkey.Key, u Update) error
 }
 
-// ScopeFor returns the erase scope of an SCR purge up to a generation.
-type ScopeFor func(gen int) consent.Scope
-
 // Service changes settings by the same rules for every channel.
 type Service struct {
-	Store    Store
-	Now      func() time.Time
-	NewID    func() string
-	SCRScope ScopeFor
+	Store Store
+	Now   func() time.Time
+	NewID func() string
 }
 
 // Who is who changes a setting, and how.
@@ -100,7 +107,7 @@ func (s *Service) OptOutSCR(ctx context.Context, key personkey.Key, who Who) (St
 		}
 		job := &deletion.Job{
 			ID: scrJobID(key, st.SCRGeneration, now), Person: key, Reason: consent.ReasonSCROptOut,
-			Scope: s.SCRScope(st.SCRGeneration), Status: deletion.StatusPending, DueAt: now.Add(SCRRestoreWindow),
+			Scope: ScopeSCR(st.SCRGeneration), Status: deletion.StatusPending, DueAt: now.Add(SCRRestoreWindow),
 		}
 		st.SCROptedOut, st.SCROptedOutAt, st.SCRPurgeJob = true, now, job.ID
 		return Update{NewJob: job}, true
@@ -142,7 +149,12 @@ func (s *Service) change(ctx context.Context, key personkey.Key, who Who, settin
 	next.Version = cur.Version + 1
 	u.Next, u.Expect = next, cur.Version
 	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID}
-	if err := s.Store.Save(ctx, key, u); err != nil {
+	switch err := s.Store.Save(ctx, key, u); {
+	case errors.Is(err, ErrPurgeStarted):
+		return State{}, domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")
+	case errors.Is(err, ErrConcurrentUpdate):
+		return State{}, domain.Errorf(domain.EConflict, "concurrent_update", "The settings were changed by another request at the same time. Read them again and retry.")
+	case err != nil:
 		return State{}, err
 	}
 	return next, nil

@@ -4,6 +4,7 @@ package accessapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -15,7 +16,6 @@ import (
 	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
-	"privacycore/shared/dynamo"
 	"privacycore/shared/http/httpapi"
 )
 
@@ -29,9 +29,9 @@ const (
 
 // Store is what the handler reads and writes.
 type Store interface {
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (dynamo.Records, error)
-	AppendUsage(ctx context.Context, key personkey.Key, u dynamo.Usage, retention time.Duration) error
-	UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]dynamo.Usage, string, error)
+	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
+	AppendUsage(ctx context.Context, key personkey.Key, u access.Usage, retention time.Duration) error
+	UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]access.Usage, string, error)
 }
 
 // Handler serves the access routes.
@@ -137,7 +137,7 @@ func (h *Handler) decide(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		h.Decided(ctx, d)
 	}
 	if d.Allowed && b.RecordUse {
-		u := dynamo.Usage{ID: h.NewID(), At: facts.Now, Kind: "use", Service: svc.ID, By: d.Role}
+		u := access.Usage{ID: h.NewID(), At: facts.Now, Kind: "use", Service: svc.ID, By: d.Role}
 		if err := h.Store.AppendUsage(ctx, subject, u, h.Retention); err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
@@ -163,6 +163,9 @@ func (h *Handler) usageLog(ctx context.Context, req events.APIGatewayV2HTTPReque
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	entries, next, err := h.Store.UsageLog(ctx, h.Keys.Key(caller.ID), limit, cursor)
+	if errors.Is(err, domain.ErrInvalidCursor) {
+		return events.APIGatewayV2HTTPResponse{}, domain.InvalidCursor()
+	}
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -185,7 +188,7 @@ func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if req.Body != "" {
 		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "unexpected_body", "This route takes no request body.")
 	}
-	u := dynamo.Usage{ID: h.NewID(), At: h.Now(), Kind: "login", By: access.RoleSelf}
+	u := access.Usage{ID: h.NewID(), At: h.Now(), Kind: "login", By: access.RoleSelf}
 	if err := h.Store.AppendUsage(ctx, h.Keys.Key(caller.ID), u, h.Retention); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}

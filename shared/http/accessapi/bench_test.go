@@ -61,20 +61,23 @@ func decisionFixture(tb testing.TB) (*accessapi.Handler, *roundTrips) {
 	local := testenv.New(tb)
 	table := local.Table("PrivacyTable")
 	rt := &roundTrips{DB: local.DynamoDB}
-	store := dynamo.NewStore(rt, table, time.Now)
+	store := dynamo.NewStores(rt, table, time.Now)
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	kari, _ := nin.Parse("14838500073")
 	ola, _ := nin.Parse("01879000099")
 	now := time.Now()
-	if err := store.Apply(context.Background(), keys.Key(kari), consentState(now), 0, consentEvent(now), nil); err != nil {
+	if err := store.Consent.Apply(context.Background(), keys.Key(kari), consentState(now), 0, consentEvent(now), nil); err != nil {
 		tb.Fatal(err)
 	}
 	g := poa.Grant{ID: domain.NewID(), Grantor: keys.Key(kari), Grantee: keys.Key(ola), Areas: []access.Area{access.AreaHealthData},
 		ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}
-	if err := store.CreateGrant(context.Background(), g); err != nil {
+	if err := store.Grants.CreateGrant(context.Background(), g); err != nil {
 		tb.Fatal(err)
 	}
-	h := accessapi.New(accessapi.Handler{Store: store, Keys: keys, Now: time.Now, NewID: domain.NewID, Log: obs.NewLogger(io.Discard, nil)})
+	h := accessapi.New(accessapi.Handler{Store: struct {
+		dynamo.AccessStore
+		dynamo.UsageStore
+	}{store.Access, store.Usage}, Keys: keys, Now: time.Now, NewID: domain.NewID, Log: obs.NewLogger(io.Discard, nil)})
 	return h, rt
 }
 

@@ -266,7 +266,7 @@ func TestConcurrentChangeExactlyOneWins(t *testing.T) {
 // same version, as two requests without If-Match can: one must lose.
 func TestConcurrentStoreWritesWithoutIfMatch(t *testing.T) {
 	f := newFixture(t)
-	store := dynamo.NewStore(f.local.DynamoDB, f.local.Table("PrivacyTable"), f.clock.Now)
+	store := dynamo.NewStores(f.local.DynamoDB, f.local.Table("PrivacyTable"), f.clock.Now).Consent
 	key := personkey.Key("race")
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -428,8 +428,8 @@ func TestWithdrawResumesAfterCrash(t *testing.T) {
 	f.seedPersonData(pk, 200)
 
 	table := f.local.Table("PrivacyTable")
-	crashing := dynamo.NewStore(&failingDB{DB: f.local.DynamoDB, okBatches: 3}, table, f.clock.Now)
-	svc := &consent.Service{Store: crashing, Eraser: crashing, Grants: crashing, Now: f.clock.Now, NewID: domain.NewID}
+	crashing := dynamo.NewStores(&failingDB{DB: f.local.DynamoDB, okBatches: 3}, table, f.clock.Now)
+	svc := &consent.Service{Store: crashing.Consent, Eraser: crashing.Eraser, Grants: crashing.Grants, Now: f.clock.Now, NewID: domain.NewID}
 	h := consentapi.New(svc, f.keys, obs.NewLogger(syncWriter(f.logs), nil))
 	resp, _ := h.Handle(context.Background(), f.event("withdraw"))
 	apispec.Check(t, f.event("withdraw"), resp)

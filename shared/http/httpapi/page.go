@@ -21,7 +21,7 @@ func Page(req events.APIGatewayV2HTTPRequest, def int) (limit int, cursor string
 	}
 	cursor = req.QueryStringParameters["cursor"]
 	if len(cursor) > 512 {
-		return 0, "", domain.Errorf(domain.EInvalid, "invalid_cursor", "The cursor is not valid.")
+		return 0, "", domain.InvalidCursor()
 	}
 	return limit, cursor, nil
 }

@@ -270,8 +270,8 @@ func (f *fixture) racingHandler(n int) wire.HTTPHandler {
 	if n > 0 {
 		db = newBarrierDB(db, n)
 	}
-	store := dynamo.NewStore(db, f.local.Table("PrivacyTable"), f.clock.Now)
-	svc := &profile.Service{Store: store, Consents: store, Parents: store, Contacts: contactregister.Fake{}, Now: f.clock.Now, NewID: domain.NewID}
+	store := dynamo.NewStores(db, f.local.Table("PrivacyTable"), f.clock.Now)
+	svc := &profile.Service{Store: store.Profile, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{}, Now: f.clock.Now, NewID: domain.NewID}
 	return profileapi.New(svc, f.keys, obs.NewLogger(f.logs, nil)).Handle
 }
 

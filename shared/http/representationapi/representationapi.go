@@ -4,6 +4,7 @@ package representationapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -18,7 +19,6 @@ import (
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/poa"
-	"privacycore/shared/dynamo"
 	"privacycore/shared/http/httpapi"
 )
 
@@ -39,7 +39,7 @@ type Store interface {
 	UpdateGrant(ctx context.Context, g poa.Grant, expect int64) error
 	DeleteGrant(ctx context.Context, g poa.Grant) error
 	Children(ctx context.Context, parent personkey.Key) ([]personkey.Key, error)
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (dynamo.Records, error)
+	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
 }
 
 // Handler serves the representation routes.
@@ -137,7 +137,9 @@ func (h *Handler) grant(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		ID: h.NewID(), Grantor: grantor, Grantee: h.Keys.Key(grantee), Areas: poa.Normalize(b.Areas),
 		ValidFrom: from, ValidTo: r.ValidTo, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
-	if err := h.Store.CreateGrant(ctx, g); err != nil {
+	if err := h.Store.CreateGrant(ctx, g); errors.Is(err, poa.ErrGrantExists) {
+		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EConflict, "grant_exists", "You have already given this person a power of attorney; change it instead.")
+	} else if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	h.Log.InfoContext(ctx, "power of attorney given", "grant", g.ID, "areas", len(g.Areas))
@@ -198,7 +200,11 @@ func (h *Handler) own(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 	}
 	// Only the grantor's own partition is searched: an id given by someone
 	// else is simply not found (no IDOR).
-	return h.Store.GivenGrant(ctx, h.Keys.Key(caller.ID), id)
+	g, err := h.Store.GivenGrant(ctx, h.Keys.Key(caller.ID), id)
+	if errors.Is(err, poa.ErrGrantNotFound) {
+		return poa.Grant{}, domain.Errorf(domain.ENotFound, "grant_not_found", "You have not given a power of attorney with this id.")
+	}
+	return g, err
 }
 
 func (h *Handler) change(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -228,7 +234,9 @@ func (h *Handler) change(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	next.Version, next.UpdatedAt = g.Version+1, now
-	if err := h.Store.UpdateGrant(ctx, next, g.Version); err != nil {
+	if err := h.Store.UpdateGrant(ctx, next, g.Version); errors.Is(err, poa.ErrConcurrentUpdate) {
+		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EConflict, "concurrent_update", "The power of attorney was changed or ended meanwhile. Read it again and retry.")
+	} else if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.JSON(http.StatusOK, h.body(next, true))
@@ -239,7 +247,9 @@ func (h *Handler) terminate(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if err := h.Store.DeleteGrant(ctx, g); err != nil {
+	if err := h.Store.DeleteGrant(ctx, g); errors.Is(err, poa.ErrGrantNotFound) {
+		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.ENotFound, "grant_not_found", "The power of attorney no longer exists.")
+	} else if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	h.Log.InfoContext(ctx, "power of attorney ended", "grant", g.ID)

@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/settings"
-	"privacycore/shared/dynamo"
 	"privacycore/shared/http/httpapi"
 )
 
@@ -32,7 +32,7 @@ const (
 
 // Relations finds the caller's link to a child.
 type Relations interface {
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (dynamo.Records, error)
+	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
 }
 
 // Handler serves the settings routes.

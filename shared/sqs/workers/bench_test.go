@@ -36,7 +36,7 @@ func BenchmarkNoticeThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := dynamo.NewStore(local.DynamoDB, local.Table("PrivacyTable"), time.Now)
+	store := dynamo.NewStores(local.DynamoDB, local.Table("PrivacyTable"), time.Now)
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	var workerTotal, bareTotal time.Duration
 	for i := 0; b.Loop(); i++ {
@@ -66,10 +66,10 @@ func BenchmarkNoticeThroughput(b *testing.B) {
 
 			start = time.Now()
 			for k := j * 10; k < j*10+10; k++ {
-				if err := store.SetParent(context.Background(), keys.Key(bp[k]), keys.Key(bc[k]), bc[k].BirthDate(), time.Now()); err != nil {
+				if err := store.Relations.SetParent(context.Background(), keys.Key(bp[k]), keys.Key(bc[k]), bc[k].BirthDate(), time.Now()); err != nil {
 					b.Fatal(err)
 				}
-				if err := store.Record(context.Background(), fmt.Sprintf("bare-%d-%d", i, k), "parental_responsibility_set", "parental_responsibility_set", time.Now()); err != nil {
+				if err := store.Ledger.Record(context.Background(), fmt.Sprintf("bare-%d-%d", i, k), "parental_responsibility_set", "parental_responsibility_set", time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -137,7 +137,7 @@ func BenchmarkSweepWith100kNotDue(b *testing.B) {
 			l := env.local
 			seedJobs(b, l, fmt.Sprintf("due%d", i), due, now.Add(-time.Hour))
 			c := &scanCounter{DB: l.DynamoDB}
-			s := &deletion.Sweeper{Jobs: dynamo.NewStore(c, l.Table("PrivacyTable"), func() time.Time { return now }), Queue: discardQueue{}, Now: func() time.Time { return now }, Log: obs.NewLogger(io.Discard, nil)}
+			s := &deletion.Sweeper{Jobs: dynamo.NewStores(c, l.Table("PrivacyTable"), func() time.Time { return now }).Jobs, Queue: discardQueue{}, Now: func() time.Time { return now }, Log: obs.NewLogger(io.Discard, nil)}
 			start := time.Now()
 			b.StartTimer()
 			n, err := s.Sweep(context.Background())

@@ -51,9 +51,9 @@ func TestPurgeKilledHalfWayCompletesOnRetry(t *testing.T) {
 
 	table := w.local.Table("PrivacyTable")
 	for _, crashAfter := range []int{0, 1, 2} {
-		broken := dynamo.NewStore(&failAfter{DB: w.local.DynamoDB, n: crashAfter}, table, w.clock.Now)
-		broken.PageLimit = 40
-		p := &deletion.Purger{Jobs: broken, Receipts: broken, Eraser: broken, Deaths: broken, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
+		broken := dynamo.NewStores(&failAfter{DB: w.local.DynamoDB, n: crashAfter}, table, w.clock.Now)
+		broken.Table.PageLimit = 40
+		p := &deletion.Purger{Jobs: broken.Jobs, Receipts: broken.Consent, Eraser: broken.Eraser, Deaths: broken.Deaths, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
 		if err := p.Purge(context.Background(), jobID); err == nil || !strings.Contains(err.Error(), "injected crash") {
 			t.Fatalf("crash after %d batches: got %v, want the injected crash", crashAfter, err)
 		}
@@ -61,8 +61,8 @@ func TestPurgeKilledHalfWayCompletesOnRetry(t *testing.T) {
 	if left := len(w.sortKeys(o)); left < 20 {
 		t.Fatalf("the crashes should leave work behind; %d items left", left)
 	}
-	healthy := dynamo.NewStore(w.local.DynamoDB, table, w.clock.Now)
-	p := &deletion.Purger{Jobs: healthy, Receipts: healthy, Eraser: healthy, Deaths: healthy, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
+	healthy := dynamo.NewStores(w.local.DynamoDB, table, w.clock.Now)
+	p := &deletion.Purger{Jobs: healthy.Jobs, Receipts: healthy.Consent, Eraser: healthy.Eraser, Deaths: healthy.Deaths, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
 	if err := p.Purge(context.Background(), jobID); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -74,7 +74,7 @@ func TestPurgeKilledHalfWayCompletesOnRetry(t *testing.T) {
 	if got, want := fmt.Sprint(r["deleted"]), "map[consent:1 consentlog:2 optout:1 profile:1 usage:122]"; got != want || r["status"] != "done" {
 		t.Errorf("receipt: got %s %v, want %s done", got, r["status"], want)
 	}
-	job, _, _ := healthy.Job(context.Background(), jobID)
+	job, _, _ := healthy.Jobs.Job(context.Background(), jobID)
 	if job.Status != deletion.StatusDone {
 		t.Errorf("job status %s, want done", job.Status)
 	}

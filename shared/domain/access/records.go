@@ -1,0 +1,26 @@
+package access
+
+import (
+	"time"
+
+	"privacycore/shared/domain/nin"
+)
+
+// Records are the stored facts about one represented person, and the
+// actor's link to them: what a decision reads, in one round trip.
+type Records struct {
+	Subject    Person // Birth is set only when a child link gives it
+	Link       *Link
+	Grant      *Grant
+	ChildBirth nin.Date
+}
+
+// Usage is one usage-log entry: when, which service (or a login), and in
+// which role the actor acted. It holds no details of the use.
+type Usage struct {
+	ID      string
+	At      time.Time
+	Kind    string // "use", "login", "parent_access_restricted", "parent_access_ended"
+	Service string
+	By      Role
+}
