@@ -35,6 +35,8 @@ type Register struct {
 	// AfterRequest, if set, is called after each API answer with the count
 	// so far (tests use it to expire tokens in the middle of a run).
 	AfterRequest func(n int)
+	// Delay, if set, holds every API answer this long (a slow register).
+	Delay time.Duration
 
 	mu       sync.Mutex
 	persons  map[string]*person // by Persontjenesten person id
@@ -89,6 +91,9 @@ func NewRegister(auth *HelseID) *Register {
 func (r *Register) Throttle(status int, retryAfter string, times int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if times == 0 {
+		r.throttle = nil // clears what is queued
+	}
 	for range times {
 		r.throttle = append(r.throttle, throttled{status, retryAfter})
 	}
@@ -269,6 +274,16 @@ const (
 
 // ServeHTTP serves the API: HelseID-authorised, api-version 2.
 func (r *Register) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	delay := r.Delay
+	r.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			return
+		}
+	}
 	r.mu.Lock()
 	r.requests++
 	if after, n := r.AfterRequest, r.requests; after != nil {

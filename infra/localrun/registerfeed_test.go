@@ -41,7 +41,6 @@ func newFeedStack(t *testing.T) *feedStack {
 	runner, v := newRunner(t, local, realTemplate(t), localrun.Registry)
 	runner.RetryDelay = time.Second
 	nhn := testenv.NHN(t, local)
-	runner.Register = nhn.Register
 	addr := serveWithPollers(t, runner)
 	keys, err := personkey.New([]byte(personkey.DevSecret))
 	if err != nil {
@@ -370,5 +369,78 @@ func TestFeedPoisonedEvent(t *testing.T) {
 	}
 	if got := s.cursor(); got != "2" {
 		t.Errorf("cursor %s, want 2", got)
+	}
+}
+
+// TestConsentRefusedForADeadPerson: the register reports a death the core
+// never recorded (the person was unknown to it); giving consent looks the
+// person up and is refused, and nothing is stored.
+func TestConsentRefusedForADeadPerson(t *testing.T) {
+	s := newFeedStack(t)
+	s.event(fakenhn.Change{Type: fakenhn.ChangeDeath, PID: kari})
+	r := s.consent(kari)
+	if r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), `"code":"deceased"`) {
+		t.Fatalf("consent for a dead person: %d %s; want 403 deceased", r.Status, r.Body)
+	}
+	s.event(fakenhn.Change{Type: fakenhn.ChangeDiscontinued, PID: barn})
+	if r := s.consent(barn); r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), `"code":"discontinued"`) {
+		t.Errorf("consent for a discontinued person: %d %s; want 403 discontinued", r.Status, r.Body)
+	}
+	for _, pid := range []string{kari, barn} {
+		if got := s.sortKeys(pid); len(got) != 0 {
+			t.Errorf("refused consent wrote %v", got)
+		}
+	}
+}
+
+// TestConsentWhenTheRegisterIsDown: the register answers 503 to every
+// try; within the 2 s budget consent is refused with 503
+// register_unavailable and nothing stored; once it answers, consent works.
+// A slow register is the same case: the budget runs out.
+func TestConsentWhenTheRegisterIsDown(t *testing.T) {
+	s := newFeedStack(t)
+	s.nhn.Register.Throttle(http.StatusServiceUnavailable, "", 20)
+	start := time.Now()
+	r := s.consent(ola)
+	took := time.Since(start)
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), `"code":"register_unavailable"`) {
+		t.Fatalf("consent with the register down: %d %s; want 503 register_unavailable", r.Status, r.Body)
+	}
+	if took > 4*time.Second {
+		t.Errorf("the citizen waited %v; the budget is 2 s", took)
+	}
+	if got := s.sortKeys(ola); len(got) != 0 {
+		t.Errorf("refused consent wrote %v", got)
+	}
+	s.nhn.Register.Delay = 3 * time.Second
+	if r := s.consent(ola); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("consent with a slow register: %d %s; want 503", r.Status, r.Body)
+	}
+	s.nhn.Register.Delay = 0
+	s.nhn.Register.Throttle(0, "", 0)
+	for range 20 { // drain what is left of the 503s
+		if r = s.consent(ola); r.Status == http.StatusOK {
+			break
+		}
+	}
+	if r.Status != http.StatusOK {
+		t.Errorf("consent once the register answers: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestProfileContactDetailsFromTheRegister: the profile shows the contact
+// register's details, read through Persontjenesten, never stored.
+func TestProfileContactDetailsFromTheRegister(t *testing.T) {
+	s := newFeedStack(t)
+	s.consent(ola)
+	s.event(fakenhn.Change{Type: fakenhn.ChangeContact, PID: ola, Email: "ola@example.invalid", Phone: "+4791234567"})
+	r := do(t, http.MethodGet, s.api+"/v1/profile", s.auth(ola), nil)
+	if !strings.Contains(string(r.Body), `"email":"ola@example.invalid"`) || !strings.Contains(string(r.Body), `+4791234567`) {
+		t.Fatalf("profile: %d %s; want the register's contact details", r.Status, r.Body)
+	}
+	for _, sk := range s.sortKeys(ola) {
+		if strings.Contains(sk, "CONTACT") {
+			t.Errorf("contact details stored under %s", sk)
+		}
 	}
 }

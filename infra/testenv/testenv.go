@@ -71,6 +71,15 @@ func New(t testing.TB) *stack.Local {
 // registers holds each test stack's fake register, by stack.
 var registers sync.Map
 
+// LookupNHN returns the fake register of a stack testenv.New made.
+func LookupNHN(local *stack.Local) (*fakenhn.Fake, bool) {
+	f, ok := registers.Load(local)
+	if !ok {
+		return nil, false
+	}
+	return f.(*fakenhn.Fake), true
+}
+
 // NHN returns the fake Persontjenesten and HelseID that local's functions call.
 func NHN(t testing.TB, local *stack.Local) *fakenhn.Fake {
 	t.Helper()

@@ -8,6 +8,7 @@
 //	local trigger [-addr 127.0.0.1:3000] <FunctionLogicalId>
 //	local clock   [-addr 127.0.0.1:3000] [-advance 720h | -days 30]
 //	local register-event [-addr 127.0.0.1:3000] -type death -pid <person id>
+//	local helseid-key    (a new HelseID client key: private JWK on stdout, public on stderr)
 //
 // trigger and clock are clients of a running `local run` (its admin routes
 // under /_local/), for a second terminal.
@@ -56,8 +57,10 @@ func main() {
 		err = clock(args)
 	case "register-event":
 		err = registerEvent(args)
+	case "helseid-key":
+		err = helseIDKey()
 	default:
-		err = fmt.Errorf("unknown command %q (want run, token, personkey, trigger, clock or register-event)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, token, personkey, trigger, clock, register-event or helseid-key)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
@@ -209,5 +212,21 @@ func personKey(args []string) error {
 		return err
 	}
 	fmt.Println(k.Key(id))
+	return nil
+}
+
+// helseIDKey makes a key pair for a HelseID client: the private JWK (for
+// Parameter Store) on stdout, the public one (for HelseID) on stderr.
+func helseIDKey() error {
+	priv, pub, err := fakenhn.NewClientKey()
+	if err != nil {
+		return err
+	}
+	pb, err := pub.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(priv))
+	fmt.Fprintln(os.Stderr, string(pb))
 	return nil
 }
