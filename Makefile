@@ -73,6 +73,19 @@ FORCE:
 ## test: formatting, vet, staticcheck, template checks, unit + integration tests (moto started by the tests)
 test: need-test fmt-check vet staticcheck template-check
 	$(GO) test -count=1 ./...
+	$(MAKE) race-tests
+
+# Tests that race parallel clients on one item (the emulator's proxy gives
+# DynamoDB's per-request atomicity, infra/emulator): run a few more times,
+# as a flake here means a lost update. `make race-tests RACE_COUNT=200` for proof.
+RACE_COUNT ?= 5
+RACE_TESTS := TestConcurrentTransactionsAreAtomic|TestConcurrentStoreWritesWithoutIfMatch|TestConcurrentChangeExactlyOneWins|TestSaveNextOfKinIsConditional|TestConcurrentAddAsClosestExactlyOneWins|TestConcurrentSetClosestExactlyOneWins|TestConcurrentChangesWithIfMatch|TestConcurrentErasesCountOnce
+RACE_PKGS  := ./infra/emulator ./shared/dynamo ./shared/http/consentapi ./shared/http/profileapi
+
+.PHONY: race-tests
+## race-tests: the concurrency tests, RACE_COUNT times each
+race-tests:
+	$(GO) test -count=$(RACE_COUNT) -run '^($(RACE_TESTS))$$' $(RACE_PKGS)
 
 need-test:
 	@$(NEED) go python3 moto_server cfn-lint samtranslator curl aws

@@ -25,23 +25,7 @@ func profileStore(t *testing.T) (*dynamo.Stores, *dynamodb.Client, string) {
 	t.Helper()
 	local := testenv.New(t)
 	table := local.Table("PrivacyTable")
-	return dynamo.NewStores(&serialPuts{DB: local.DynamoDB}, table, func() time.Time { return profileNow }), local.DynamoDB, table
-}
-
-// serialPuts sends one PutItem at a time. moto's server checks a write's
-// condition and applies the write without a lock, so two concurrent
-// conditional puts to one item can both pass (about once in fifty runs);
-// DynamoDB serialises the writes to an item. The racers still all send
-// their writes at once, each conditioned on what it read.
-type serialPuts struct {
-	dynamo.DB
-	mu sync.Mutex
-}
-
-func (s *serialPuts) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.DB.PutItem(ctx, in, opts...)
+	return dynamo.NewStores(local.DynamoDB, table, func() time.Time { return profileNow }), local.DynamoDB, table
 }
 
 func kinOf(version int64, names ...string) profile.Kin {

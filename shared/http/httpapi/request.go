@@ -3,13 +3,15 @@ package httpapi
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
 	"mime"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/nin"
@@ -106,8 +108,21 @@ func Body(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 }
 
 // DecodeJSON decodes a JSON object body into v strictly: the content type
-// must be JSON (when given), unknown fields and trailing data are refused.
+// must be JSON (when given) and the body exactly one JSON object (not null)
+// in valid UTF-8, whose member names each match a field of v exactly (case
+// included) and at most once; v (a pointer) is set only if all of that
+// holds, never merged into. Each breach has its own problem code:
+// malformed_json, invalid_utf8, duplicate_field, unknown_field, or
+// invalid_field for a value of the wrong type.
 func DecodeJSON(req events.APIGatewayV2HTTPRequest, v any) error {
+	return DecodeJSONFields(req, v, nil)
+}
+
+// DecodeJSONFields is DecodeJSON with a problem code per field for values
+// that do not parse as their type (a date that does not exist, such as
+// 2030-02-30, answers the field's own code, not invalid_field), keyed by
+// the top-level member name.
+func DecodeJSONFields(req events.APIGatewayV2HTTPRequest, v any, invalid map[string]string) error {
 	if ct := Header(req, "Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -118,26 +133,46 @@ func DecodeJSON(req events.APIGatewayV2HTTPRequest, v any) error {
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(b)) == 0 {
+	if !utf8.Valid(b) {
+		return domain.Errorf(domain.EInvalid, "invalid_utf8", "The request body must be valid UTF-8.")
+	}
+	// A literal null (or any other non-object) would decode into the zero
+	// value and clear what the route sets.
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return domain.Errorf(domain.EInvalid, "malformed_json", "The request body must be a JSON object.")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr) && typeErr.Field != "":
-			return domain.Errorf(domain.EInvalid, "invalid_field", "The field %q has the wrong type.", typeErr.Field)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return domain.Errorf(domain.EInvalid, "unknown_field", "The request body has a field this route does not accept.")
-		default:
-			return domain.Errorf(domain.EInvalid, "malformed_json", "The request body is not a valid JSON object.")
+	// go-json-experiment/json (the proposed encoding/json/v2) refuses
+	// duplicate names, invalid UTF-8 and trailing data by default, and
+	// matches names case-sensitively; unknown names are refused here.
+	// Decoding into a fresh value and setting v only on success leaves v
+	// untouched by a body that is refused half-way.
+	rv := reflect.ValueOf(v)
+	fresh := reflect.New(rv.Type().Elem())
+	err = jsonv2.Unmarshal(b, fresh.Interface(), jsonv2.RejectUnknownMembers(true))
+	if err == nil {
+		rv.Elem().Set(fresh.Elem())
+		return nil
+	}
+	var syn *jsontext.SyntacticError
+	var sem *jsonv2.SemanticError
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return domain.Errorf(domain.EInvalid, "duplicate_field", "A field occurs more than once in the request body.")
+	case errors.As(err, &syn) && strings.Contains(syn.Error(), "surrogate"):
+		return domain.Errorf(domain.EInvalid, "invalid_utf8", "The request body has an escaped character that is not valid UTF-16.")
+	case errors.Is(err, jsonv2.ErrUnknownName):
+		return domain.Errorf(domain.EInvalid, "unknown_field", "The request body has a field this route does not accept (names are case-sensitive).")
+	case errors.As(err, &sem) && sem.JSONPointer != "":
+		// The pointer's first token matched a field of v, so it is one of
+		// our names, not the client's text.
+		field, _, _ := strings.Cut(strings.TrimPrefix(string(sem.JSONPointer), "/"), "/")
+		if code, ok := invalid[field]; ok {
+			return domain.Errorf(domain.EInvalid, code, "The field %q does not hold a valid value.", field)
 		}
+		return domain.Errorf(domain.EInvalid, "invalid_field", "The field %q has the wrong type.", field)
+	default:
+		return domain.Errorf(domain.EInvalid, "malformed_json", "The request body is not a valid JSON object.")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return domain.Errorf(domain.EInvalid, "malformed_json", "The request body must hold exactly one JSON object.")
-	}
-	return nil
 }
 
 // Header returns a request header by case-insensitive name. API Gateway

@@ -244,6 +244,10 @@ func TestGrantValidation(t *testing.T) {
 		{"bad grantee id", kari, `{"grantee":"14838500074","areas":["health_data"],"validTo":"2027-11-23T00:00:00Z"}`, 400, "invalid_grantee"},
 		{"grantor without consent", stranger, `{"grantee":"` + ola + `","areas":["health_data"],"validTo":"2027-11-23T00:00:00Z"}`, 403, "consent_required"},
 		{"unknown field", kari, `{"grantee":"` + ola + `","areas":["health_data"],"validTo":"2027-11-23T00:00:00Z","everything":true}`, 400, "unknown_field"},
+		{"validTo not a date (30 February)", kari, `{"grantee":"` + ola + `","areas":["health_data"],"validTo":"2030-02-30T00:00:00Z"}`, 400, "invalid_validity"},
+		{"validFrom not a date (31 April)", kari, `{"grantee":"` + ola + `","areas":["health_data"],"validFrom":"2027-04-31T00:00:00Z","validTo":"2030-02-28T00:00:00Z"}`, 400, "invalid_validity"},
+		{"validTo a date without time", kari, `{"grantee":"` + ola + `","areas":["health_data"],"validTo":"2030-02-28"}`, 400, "invalid_validity"},
+		{"duplicate validTo", kari, `{"grantee":"` + ola + `","areas":["health_data"],"validTo":"2027-11-23T00:00:00Z","validTo":"2035-11-23T00:00:00Z"}`, 400, "duplicate_field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

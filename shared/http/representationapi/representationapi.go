@@ -107,13 +107,17 @@ func (h *Handler) body(g poa.Grant, given bool) grantBody {
 	return b
 }
 
+// validityFields answer invalid_validity, like the other validity rules,
+// when they hold no valid date-time (2030-02-30 is not a date).
+var validityFields = map[string]string{"validFrom": "invalid_validity", "validTo": "invalid_validity"}
+
 func (h *Handler) grant(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	caller, err := httpapi.CallerFrom(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	var b grantRequest
-	if err := httpapi.DecodeJSON(req, &b); err != nil {
+	if err := httpapi.DecodeJSONFields(req, &b, validityFields); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	grantee, err := nin.Parse(b.Grantee)
@@ -209,7 +213,7 @@ func (h *Handler) own(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 
 func (h *Handler) change(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	var b changeRequest
-	if err := httpapi.DecodeJSON(req, &b); err != nil {
+	if err := httpapi.DecodeJSONFields(req, &b, validityFields); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	g, err := h.own(ctx, req)
