@@ -44,11 +44,14 @@ NEW_PID   ?=
 PARENT    ?=
 CHILD     ?=
 
-.PHONY: sweep clock register-event need-test lint-openapi
+.PHONY: sweep trigger clock register-event need-test lint-openapi
 
-## sweep: run a scheduled function now, as its schedule would (make sweep [FN=SweeperFunction])
+## sweep: run a scheduled function now, as its schedule would, and print what it did (make sweep [FN=SweeperFunction])
 sweep: $(BIN)/local
 	@$(BIN)/local trigger -addr "$(ADDR)" "$(FN)"
+
+## trigger: the same for any scheduled function (make trigger FN=AgeTransitionsFunction)
+trigger: sweep
 
 ## clock: show the functions' clock, or move it forward (make clock DAYS=30 | make clock ADVANCE=36h)
 clock: $(BIN)/local

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"privacycore/infra/fakenhn"
+	"privacycore/shared/wire"
 )
 
 // The local admin routes live under adminPrefix on the runner's own server.
@@ -59,6 +60,15 @@ type ConsumerInfo struct {
 	Event              string `json:"event"`
 	BatchSize          int    `json:"batchSize"`
 	ReportItemFailures bool   `json:"reportBatchItemFailures"`
+}
+
+// TriggerResult is what POST /_local/schedules/{Function} answers: the
+// function's own result (what it did) under "result".
+type TriggerResult struct {
+	Function  string              `json:"function"`
+	OK        bool                `json:"ok"`
+	RequestID string              `json:"requestId"`
+	Result    wire.ScheduleResult `json:"result"`
 }
 
 // ClockState is the clock as the admin routes show it.
@@ -186,7 +196,7 @@ func allow(w http.ResponseWriter, req *http.Request, methods ...string) bool {
 }
 
 func (r *Runner) serveTrigger(w http.ResponseWriter, req *http.Request, fn string) {
-	id, err := r.trigger(req.Context(), fn)
+	id, res, err := r.trigger(req.Context(), fn)
 	switch {
 	case errors.Is(err, ErrUnknownFunction):
 		problem(w, http.StatusNotFound, "unknown_function", err.Error())
@@ -194,11 +204,7 @@ func (r *Runner) serveTrigger(w http.ResponseWriter, req *http.Request, fn strin
 		// A local tool: the developer sees the handler's error.
 		problem(w, http.StatusInternalServerError, "handler_failed", err.Error())
 	default:
-		writeJSON(w, http.StatusOK, struct {
-			Function  string `json:"function"`
-			OK        bool   `json:"ok"`
-			RequestID string `json:"requestId"`
-		}{fn, true, id})
+		writeJSON(w, http.StatusOK, TriggerResult{Function: fn, OK: true, RequestID: id, Result: res})
 	}
 }
 

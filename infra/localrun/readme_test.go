@@ -41,7 +41,8 @@ var readmeWants = map[string][]string{
 		`"status":"withdrawn"`,
 		`"code":"deceased"`,
 		`"channel":"registry"`,
-		"SweeperFunction ran",
+		"SweeperFunction ran (request local-", // what it did, from its result:
+		"jobsQueued=1 ",
 		`"DECEASED"`,
 		`"RECEIPT#death-`,
 	},

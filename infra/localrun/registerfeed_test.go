@@ -80,7 +80,7 @@ func (s *feedStack) feed() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.runner.Trigger(ctx, "RegisterFeedFunction"); err != nil {
+	if _, err := s.runner.Trigger(ctx, "RegisterFeedFunction"); err != nil {
 		s.t.Fatalf("RegisterFeedFunction: %v", err)
 	}
 }
@@ -208,7 +208,7 @@ func TestFeedAnnulmentWithin30Days(t *testing.T) {
 		t.Errorf("annulled by %q, want pt-2", got)
 	}
 	s.runner.Clock.Advance(31 * 24 * time.Hour)
-	if err := s.runner.Trigger(context.Background(), "SweeperFunction"); err != nil {
+	if _, err := s.runner.Trigger(context.Background(), "SweeperFunction"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // a purge, were one queued, would run within this

@@ -15,3 +15,17 @@ func NewID() string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// ValidID reports whether id has the shape NewID gives (32 lower-case hex
+// characters), so a malformed id is refused before any read.
+func ValidID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

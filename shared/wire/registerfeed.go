@@ -53,7 +53,7 @@ func RegisterFeed(env Env) (ScheduleHandler, error) {
 		Keys:   keys, Start: start, Budget: registerfeed.DefaultBudget, Now: env.Now, Log: log,
 	}
 	m := env.Metrics()
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (ScheduleResult, error) {
 		// Leave the last page room to finish inside the function's timeout.
 		ctx, cancel := context.WithTimeout(ctx, f.Budget+10*time.Second)
 		defer cancel()
@@ -64,12 +64,14 @@ func RegisterFeed(env Env) (ScheduleHandler, error) {
 		}
 		log.InfoContext(ctx, "register feed ran", "pages", rep.Pages, "events", rep.Events, "sent", rep.Sent,
 			"unknownPersons", rep.Unknown, "deadLettered", rep.DeadLettered, "cursor", rep.Cursor, "latest", rep.Latest, "held", rep.Held)
+		res := ScheduleResult{"events": rep.Events, "noticesSent": rep.Sent, "unknownPersons": rep.Unknown,
+			"deadLettered": rep.DeadLettered, "cursor": int(rep.Cursor), "lag": int(rep.Lag())}
 		if registerfeed.IsThrottled(err) {
 			// Not a failure: the next scheduled run continues from the cursor.
 			log.WarnContext(ctx, "register throttled the feed; the next run continues", "err", err)
-			return nil
+			return res, nil
 		}
-		return err
+		return res, err
 	}, nil
 }
 

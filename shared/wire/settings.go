@@ -17,7 +17,7 @@ import (
 )
 
 func (e Env) settingsService(store *dynamo.Stores) *settings.Service {
-	return &settings.Service{Store: store.Settings, Now: e.Now, NewID: domain.NewID}
+	return &settings.Service{Store: store.Settings, Records: store.Access, Now: e.Now, NewID: domain.NewID}
 }
 
 func (e Env) childRecordAge() (int, error) {
@@ -42,7 +42,7 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store.Access, Keys: keys, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Keys: keys, ChildRecordAge: age, Log: env.logger()})
 	return h.Handle, nil
 }
 
@@ -56,7 +56,8 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := formsapi.New(formsapi.Handler{Store: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Log: env.logger()})
+	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now}
+	h := formsapi.New(formsapi.Handler{Forms: in, Log: env.logger()})
 	return h.Handle, nil
 }
 

@@ -41,7 +41,14 @@ type SQSHandler = func(context.Context, events.SQSEvent) (events.SQSEventRespons
 
 // ScheduleHandler is the signature of every scheduled function; the
 // schedule's payload carries nothing the handler needs (time comes from Now).
-type ScheduleHandler = func(context.Context) error
+// It returns what the run did: Lambda gives it back as the invocation's JSON
+// result, and the local runner's trigger route (make sweep) answers it.
+type ScheduleHandler = func(context.Context) (ScheduleResult, error)
+
+// ScheduleResult is what a scheduled run did, as named counts
+// ({"jobsQueued":3,"overdueJobs":0}); with an error, what it did before it
+// failed.
+type ScheduleResult map[string]int
 
 // Env is what a function is built from.
 type Env struct {
@@ -135,16 +142,18 @@ func Sweeper(env Env) (ScheduleHandler, error) {
 	}
 	s := &deletion.Sweeper{Jobs: store.Jobs, Queue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Now: env.Now, Log: env.logger()}
 	m := env.Metrics()
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (ScheduleResult, error) {
 		queued, err := s.Sweep(ctx)
 		m.Swept(ctx, queued)
+		res := ScheduleResult{"jobsQueued": queued}
 		// Count even after a failed sweep: the alarm needs the number most then.
 		overdue, cerr := deletion.Overdue(ctx, store.Jobs, env.Now())
 		if cerr != nil {
-			return errors.Join(err, cerr)
+			return res, errors.Join(err, cerr)
 		}
 		m.Overdue(ctx, overdue)
-		return err
+		res["overdueJobs"] = overdue
+		return res, err
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -109,8 +110,13 @@ func TestSweeperReportsOverdueJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sweep(context.Background()); err != nil {
+	res, err := sweep(context.Background())
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The result (what `make sweep` prints, the Lambda invocation's result) says the same as the metrics.
+	if want := (wire.ScheduleResult{"jobsQueued": 2, "overdueJobs": 3}); !maps.Equal(res, want) {
+		t.Errorf("result: got %v, want %v", res, want)
 	}
 	got := map[string]float64{}
 	for _, m := range log.metricLines(t) {

@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,16 +42,26 @@ func trigger(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, triggerTimeout)
 	defer cancel()
-	var out struct {
-		Function  string `json:"function"`
-		OK        bool   `json:"ok"`
-		RequestID string `json:"requestId"`
-	}
+	var out localrun.TriggerResult
 	if err := call(ctx, http.MethodPost, *addr, "/_local/schedules/"+url.PathEscape(names[0]), nil, &out); err != nil {
 		return fmt.Errorf("trigger %s: %w", names[0], err)
 	}
-	fmt.Printf("%s ran (request %s)\n", out.Function, out.RequestID)
+	fmt.Println(describeRun(out))
 	return nil
+}
+
+// describeRun says what a triggered function did, from its own result:
+// "SweeperFunction ran (request local-…): jobsQueued=1 overdueJobs=0".
+func describeRun(r localrun.TriggerResult) string {
+	s := fmt.Sprintf("%s ran (request %s)", r.Function, r.RequestID)
+	if len(r.Result) == 0 {
+		return s + ": it reported nothing"
+	}
+	parts := make([]string, 0, len(r.Result))
+	for _, k := range slices.Sorted(maps.Keys(r.Result)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, r.Result[k]))
+	}
+	return s + ": " + strings.Join(parts, " ")
 }
 
 // clock shows, or moves forward, the clock of a running `local run`.

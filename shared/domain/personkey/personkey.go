@@ -39,3 +39,18 @@ func (k *Keyer) Key(id nin.ID) Key {
 	m.Write([]byte(id.Digits()))
 	return Key(hex.EncodeToString(m.Sum(nil)))
 }
+
+// ParseRef reads a reference to a person as the person selector and the
+// powers of attorney give it out: the person's key itself. ok is false
+// unless ref has a key's shape (64 lower-case hex characters).
+func ParseRef(ref string) (k Key, ok bool) {
+	if len(ref) != 2*sha256.Size {
+		return "", false
+	}
+	for _, c := range ref {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", false
+		}
+	}
+	return Key(ref), true
+}

@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
+	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
@@ -42,8 +45,11 @@ type Store interface {
 // Service changes settings by the same rules for every channel.
 type Service struct {
 	Store Store
-	Now   func() time.Time
-	NewID func() string
+	// Records, if set, tells whether a caller acts for their child
+	// (ChildOf); only the portal needs it.
+	Records access.RecordsReader
+	Now     func() time.Time
+	NewID   func() string
 }
 
 // Who is who changes a setting, and how.
@@ -60,6 +66,31 @@ func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
 		return State{}, fmt.Errorf("read settings: %w", err)
 	}
 	return st, nil
+}
+
+// ChildOf returns ErrNotChild unless parent has parental responsibility
+// for child and child is under maxAge now.
+func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxAge int) error {
+	recs, err := s.Records.AccessRecords(ctx, parent, child)
+	if err != nil {
+		return err
+	}
+	if !recs.ParentOfChildUnder(maxAge, s.Now()) {
+		return ErrNotChild()
+	}
+	return nil
+}
+
+// SetEmergencyBlockInPortal is SetEmergencyBlock asked for in the portal by
+// caller. A child's block is lifted only with the paper form for children
+// under 16, whether a parent asks for it or the child does (a parent may
+// have placed it).
+func (s *Service) SetEmergencyBlockInPortal(ctx context.Context, key personkey.Key, blocked bool, by By, caller nin.ID) (State, error) {
+	if !blocked && (by == ByParent || clock.Age(caller.BirthDate(), s.Now()) < ChildAge) {
+		return State{}, domain.Errorf(domain.EForbidden, "reinstate_child_by_form",
+			"A child's access is reinstated with the paper form for children under 16.")
+	}
+	return s.SetEmergencyBlock(ctx, key, blocked, Who{By: by, Channel: Portal})
 }
 
 // SetEmergencyBlock blocks or reinstates all logged-in services. It does

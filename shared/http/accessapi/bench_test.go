@@ -74,10 +74,8 @@ func decisionFixture(tb testing.TB) (*accessapi.Handler, *roundTrips) {
 	if err := store.Grants.CreateGrant(context.Background(), g); err != nil {
 		tb.Fatal(err)
 	}
-	h := accessapi.New(accessapi.Handler{Store: struct {
-		dynamo.AccessStore
-		dynamo.UsageStore
-	}{store.Access, store.Usage}, Keys: keys, Now: time.Now, NewID: domain.NewID, Log: obs.NewLogger(io.Discard, nil)})
+	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, Now: time.Now, NewID: domain.NewID}
+	h := accessapi.New(accessapi.Handler{Access: dec, Log: obs.NewLogger(io.Discard, nil)})
 	return h, rt
 }
 

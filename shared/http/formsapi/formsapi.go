@@ -4,17 +4,13 @@ package formsapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"privacycore/shared/domain"
 	"privacycore/shared/domain/forms"
-	"privacycore/shared/domain/personkey"
 	"privacycore/shared/http/httpapi"
 )
 
@@ -24,23 +20,9 @@ const (
 	RouteStatus = "GET /v1/forms/{formId}"
 )
 
-// Store keeps form records.
-type Store interface {
-	CreateForm(ctx context.Context, r forms.Record) (forms.Record, bool, error)
-	Form(ctx context.Context, id string) (forms.Record, bool, error)
-}
-
-// Queue sends work to the forms worker.
-type Queue interface {
-	Send(ctx context.Context, body string) error
-}
-
 // Handler serves the operators' routes.
 type Handler struct {
-	Store  Store
-	Queue  Queue
-	Keys   *personkey.Keyer
-	Now    func() time.Time
+	Forms  *forms.Intake
 	Log    *slog.Logger
 	router *httpapi.Router
 }
@@ -78,10 +60,8 @@ func toBody(r forms.Record) statusBody {
 	return b
 }
 
-// submit validates, records and enqueues a form. The same form again is
-// answered with its current status and has no second effect; a different
-// form under a used id is a conflict. A form still "received" is enqueued
-// again, so a crash between storing and sending heals on resubmission.
+// submit takes a form in (see forms.Intake.Submit): 202 when new, 200
+// with the current status when the same form comes again.
 func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	if err := httpapi.OperatorFrom(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
@@ -90,23 +70,9 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := httpapi.DecodeJSON(req, &s); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	now := h.Now().UTC()
-	work, err := s.Validate(h.Keys, now)
+	rec, created, err := h.Forms.Submit(ctx, s)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	sum := sha256.Sum256([]byte(work.Encode()))
-	rec, created, err := h.Store.CreateForm(ctx, forms.Record{FormID: s.FormID, Kind: s.Kind, ReceivedDate: s.ReceivedDate, SubmittedAt: now, Digest: hex.EncodeToString(sum[:])})
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	if !created && rec.Digest != hex.EncodeToString(sum[:]) {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EConflict, "form_id_conflict", "A different form with this id was submitted before.")
-	}
-	if rec.Status == forms.Received {
-		if err := h.Queue.Send(ctx, work.Encode()); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
-		}
 	}
 	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "kind", string(s.Kind), "new", created)
 	status := http.StatusAccepted
@@ -120,16 +86,9 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := httpapi.OperatorFrom(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	id := req.PathParameters["formId"]
-	if !forms.ValidID(id) {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.ENotFound, "form_not_found", "No form with this id.")
-	}
-	rec, ok, err := h.Store.Form(ctx, id)
+	rec, err := h.Forms.Status(ctx, req.PathParameters["formId"])
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.ENotFound, "form_not_found", "No form with this id.")
 	}
 	return httpapi.JSON(http.StatusOK, toBody(rec))
 }

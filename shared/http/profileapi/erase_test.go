@@ -83,7 +83,7 @@ func TestDeathPurgeErasesEveryProfileItem(t *testing.T) {
 	}
 
 	f.clock.Advance(30*24*time.Hour + time.Hour)
-	if err := sweep(context.Background()); err != nil {
+	if _, err := sweep(context.Background()); err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
 	if n := f.drainPurges(purge); n != 1 {

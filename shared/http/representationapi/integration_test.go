@@ -322,7 +322,7 @@ func TestParentsAndTheAgeJob(t *testing.T) {
 	}
 
 	// Run the daily job every day until the teen's 16th birthday (2028-05-05).
-	if err := w.ageJob(context.Background()); err != nil {
+	if _, err := w.ageJob(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.clock.Advance(time.Date(2028, 5, 5, 1, 0, 0, 0, time.UTC).Sub(testDay))
@@ -332,7 +332,7 @@ func TestParentsAndTheAgeJob(t *testing.T) {
 	if d := w.decide(kari, "messages", teen, false); d.Body["rule"] != "parent_access_ended_16" {
 		t.Fatal("the relation should still be stored before the job runs")
 	}
-	if err := w.ageJob(context.Background()); err != nil {
+	if _, err := w.ageJob(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := w.decide(kari, "messages", teen, false); d.Body["rule"] != "no_relation" {
@@ -353,7 +353,7 @@ func TestParentsAndTheAgeJob(t *testing.T) {
 	}
 	// Running again changes nothing.
 	before := fmt.Sprint(w.sortKeys(small), w.sortKeys(teen), w.sortKeys(kari))
-	if err := w.ageJob(context.Background()); err != nil {
+	if _, err := w.ageJob(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if after := fmt.Sprint(w.sortKeys(small), w.sortKeys(teen), w.sortKeys(kari)); after != before {

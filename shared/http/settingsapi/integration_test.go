@@ -339,7 +339,7 @@ func TestSCROptOutWindow(t *testing.T) {
 				t.Fatalf("restore: %d %s", r.Status, r.Raw)
 			}
 			w.clock.Advance(time.Hour)
-			if err := w.sweep(context.Background()); err != nil {
+			if _, err := w.sweep(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			w.drain("PurgeQueue", "purge")

@@ -7,14 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"privacycore/shared/domain"
-	"privacycore/shared/domain/access"
-	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/settings"
@@ -30,17 +27,10 @@ const (
 	RouteSCROptOut = "PUT /v1/privacy-settings/summary-care-record/opt-out"
 )
 
-// Relations finds the caller's link to a child.
-type Relations interface {
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
-}
-
 // Handler serves the settings routes.
 type Handler struct {
 	Settings *settings.Service
-	Rel      Relations
 	Keys     *personkey.Keyer
-	Now      func() time.Time
 	// ChildRecordAge is the age under which a parent may change a child's
 	// patient-record access (default 16).
 	ChildRecordAge int
@@ -92,8 +82,6 @@ func body(st settings.State) stateBody {
 	return b
 }
 
-var refPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // target resolves whose settings a request changes: the caller's, or a
 // child's (by id in the body or by the person selector's reference) when the
 // caller has parental responsibility and the child is under maxAge.
@@ -114,19 +102,16 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		child = h.Keys.Key(id)
 	case childRef != "":
-		if !refPattern.MatchString(childRef) {
+		k, ok := personkey.ParseRef(childRef)
+		if !ok {
 			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "childRef is not a valid reference.")
 		}
-		child = personkey.Key(childRef)
+		child = k
 	default:
 		return me, settings.BySelf, nil
 	}
-	recs, err := h.Rel.AccessRecords(ctx, me, child)
-	if err != nil {
+	if err := h.Settings.ChildOf(ctx, me, child, maxAge); err != nil {
 		return "", "", err
-	}
-	if recs.Link == nil || recs.Link.Foster || clock.Age(recs.ChildBirth, h.Now()) >= maxAge {
-		return "", "", settings.ErrNotChild()
 	}
 	return child, settings.ByParent, nil
 }
@@ -185,19 +170,12 @@ func (h *Handler) block(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if !blocked && (by == settings.ByParent || h.callerUnder16(req)) {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EForbidden, "reinstate_child_by_form",
-			"A child's access is reinstated with the paper form for children under 16.")
+	caller, err := httpapi.CallerFrom(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	st, err := h.Settings.SetEmergencyBlock(ctx, key, blocked, settings.Who{By: by, Channel: settings.Portal})
+	st, err := h.Settings.SetEmergencyBlockInPortal(ctx, key, blocked, by, caller.ID)
 	return h.done(ctx, st, err, string(settings.EmergencyBlock))
-}
-
-// callerUnder16 reports whether the caller is a child: a child cannot lift
-// a block in the portal (a parent may have placed it); it takes the form.
-func (h *Handler) callerUnder16(req events.APIGatewayV2HTTPRequest) bool {
-	c, err := httpapi.CallerFrom(req)
-	return err == nil && clock.Age(c.ID.BirthDate(), h.Now()) < settings.ChildAge
 }
 
 func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

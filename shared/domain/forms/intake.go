@@ -1,0 +1,79 @@
+package forms
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"privacycore/shared/domain"
+	"privacycore/shared/domain/personkey"
+)
+
+// Records keeps form records for the operators' routes.
+type Records interface {
+	// CreateForm stores a new form as received; created is false if a form
+	// with this id exists, whose record it returns.
+	CreateForm(ctx context.Context, r Record) (rec Record, created bool, err error)
+	Form(ctx context.Context, id string) (Record, bool, error)
+}
+
+// Queue sends work to the forms worker.
+type Queue interface {
+	Send(ctx context.Context, body string) error
+}
+
+// Intake takes paper forms in: validate, record as received, enqueue.
+type Intake struct {
+	Records Records
+	Queue   Queue
+	Keys    *personkey.Keyer
+	Now     func() time.Time
+}
+
+// Submit validates, records and enqueues a form. The same form again is
+// answered with its current record and has no second effect; a different
+// form under a used id is a conflict. A form still "received" is enqueued
+// again, so a crash between storing and sending heals on resubmission.
+func (in *Intake) Submit(ctx context.Context, s Submission) (rec Record, created bool, err error) {
+	now := in.Now().UTC()
+	work, err := s.Validate(in.Keys, now)
+	if err != nil {
+		return Record{}, false, err
+	}
+	body := work.Encode()
+	sum := sha256.Sum256([]byte(body))
+	digest := hex.EncodeToString(sum[:])
+	rec, created, err = in.Records.CreateForm(ctx, Record{FormID: s.FormID, Kind: s.Kind, ReceivedDate: s.ReceivedDate, SubmittedAt: now, Digest: digest})
+	if err != nil {
+		return Record{}, false, err
+	}
+	if !created && rec.Digest != digest {
+		return Record{}, false, domain.Errorf(domain.EConflict, "form_id_conflict", "A different form with this id was submitted before.")
+	}
+	if rec.Status == Received {
+		if err := in.Queue.Send(ctx, body); err != nil {
+			return Record{}, false, err
+		}
+	}
+	return rec, created, nil
+}
+
+// Status returns a form's record.
+func (in *Intake) Status(ctx context.Context, id string) (Record, error) {
+	if !ValidID(id) {
+		return Record{}, errFormNotFound()
+	}
+	rec, ok, err := in.Records.Form(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	if !ok {
+		return Record{}, errFormNotFound()
+	}
+	return rec, nil
+}
+
+func errFormNotFound() error {
+	return domain.Errorf(domain.ENotFound, "form_not_found", "No form with this id.")
+}
