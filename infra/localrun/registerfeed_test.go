@@ -330,8 +330,8 @@ func TestFeedTokenExpiresMidRun(t *testing.T) {
 	s.event(fakenhn.Change{Type: fakenhn.ChangeDeath, PID: ola})
 	s.feed() // warm: a token is cached
 	issued := s.nhn.HelseID.Issued()
-	s.event(fakenhn.Change{Type: fakenhn.ChangeDeath, PID: kari})
 	s.consent(kari)
+	s.event(fakenhn.Change{Type: fakenhn.ChangeDeath, PID: kari})
 	first := s.nhn.Register.Requests() + 1
 	s.nhn.Register.AfterRequest = func(n int) {
 		if n == first {
