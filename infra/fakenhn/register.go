@@ -418,7 +418,7 @@ func (r *Register) serveBulk(w http.ResponseWriter, req *http.Request) {
 	out := []map[string]any{}
 	for _, id := range ids {
 		if p, ok := r.persons[id]; ok {
-			out = append(out, p.document(ps, history))
+			out = append(out, r.document(p, ps, history))
 		}
 	}
 	writeJSON(w, out)
@@ -444,11 +444,22 @@ func (r *Register) serveByNIN(w http.ResponseWriter, req *http.Request) {
 		problemDetails(w, http.StatusNotFound, "Not found", "person not found")
 		return
 	}
-	writeJSON(w, r.personLocked(id.Digits()).document(ps, history))
+	writeJSON(w, r.document(r.personLocked(id.Digits()), ps, history))
 }
 
-// document renders the person as the API does, with only the parts asked for.
-func (p *person) document(ps map[string]bool, history bool) map[string]any {
+// document renders the person as the API does, with only the parts asked
+// for. Parental responsibility shows on both sides: the child's own entries
+// and, on a parent's document, those that name them as responsible. Call
+// with r.mu held.
+func (r *Register) document(p *person, ps map[string]bool, history bool) map[string]any {
+	resp := append([]responsibility(nil), p.Resp...)
+	for _, o := range r.persons {
+		for _, x := range o.Resp {
+			if o != p && x.Parent == p.current() {
+				resp = append(resp, x)
+			}
+		}
+	}
 	doc := map[string]any{"id": p.ID, "sequenceNumber": p.Seq}
 	if ps["NorwegianIdentificationNumber"] {
 		var ns []map[string]any
@@ -482,14 +493,14 @@ func (p *person) document(ps map[string]bool, history bool) map[string]any {
 	}
 	if ps["ParentalResponsibility"] {
 		var rs []map[string]any
-		for _, r := range p.Resp {
-			if !r.Valid && !history {
+		for _, x := range resp {
+			if !x.Valid && !history {
 				continue
 			}
-			e := map[string]any{"responsible": r.Parent, "subjectOfResponsibility": r.Child, "responsibilityType": "Joint",
-				"isValid": r.Valid, "validFrom": r.From.Format(time.RFC3339)}
-			if !r.To.IsZero() {
-				e["validTo"] = r.To.Format(time.RFC3339)
+			e := map[string]any{"responsible": x.Parent, "subjectOfResponsibility": x.Child, "responsibilityType": "Joint",
+				"isValid": x.Valid, "validFrom": x.From.Format(time.RFC3339)}
+			if !x.To.IsZero() {
+				e["validTo"] = x.To.Format(time.RFC3339)
 			}
 			rs = append(rs, e)
 		}

@@ -444,3 +444,22 @@ func TestProfileContactDetailsFromTheRegister(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentImportsExistingChildren: parental responsibility registered
+// before either person used the portal is skipped by the feed (nobody
+// known); when the parent gives consent, the look-up brings the child.
+func TestConsentImportsExistingChildren(t *testing.T) {
+	s := newFeedStack(t)
+	s.event(fakenhn.Change{Type: fakenhn.ChangeParentSet, Parent: kari, Child: barn})
+	s.feed()
+	if got := s.sortKeys(kari); len(got) != 0 {
+		t.Fatalf("the feed wrote %v for persons nobody knew", got)
+	}
+	if r := s.consent(kari); r.Status != http.StatusOK {
+		t.Fatalf("consent: %d %s", r.Status, r.Body)
+	}
+	decide := func() string {
+		return string(do(t, http.MethodPost, s.api+"/v1/access/decisions", s.auth(kari), []byte(`{"service":"messages","subject":"`+barn+`"}`)).Body)
+	}
+	s.eventually("Kari may act for the child", func() bool { return strings.Contains(decide(), `"allowed":true`) })
+}

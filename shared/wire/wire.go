@@ -22,6 +22,7 @@ import (
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/notices"
 	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/registerfeed"
 	"privacycore/shared/dynamo"
 	"privacycore/shared/http/consentapi"
 	"privacycore/shared/platform/awsenv"
@@ -106,6 +107,12 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	}
 	svc := env.consentService(store)
 	svc.Register = persontjenesten.Standing{Client: reg}
+	noticesURL, err := env.require("NOTICES_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	// A parent who consents brings the children the register shows, through the notices.
+	svc.Relations = registerfeed.ChildImporter{Outbox: queue.FeedOutbox{SQS: sqs.NewFromConfig(env.AWS), NoticesURL: noticesURL}, Now: env.Now}
 	svc.OnRegisterError = func(ctx context.Context, err error) {
 		log.WarnContext(ctx, "population register look-up failed; consent not given (register_unavailable)", "err", err)
 	}

@@ -25,7 +25,29 @@ const (
 // Register is the population register: giving consent looks the person up
 // (design: consent fetches from the population register).
 type Register interface {
-	Standing(ctx context.Context, id nin.ID) (Standing, error)
+	Lookup(ctx context.Context, id nin.ID) (Registered, error)
+}
+
+// Registered is what giving consent learns from the register.
+type Registered struct {
+	Standing Standing
+	// Children are those the person has parental responsibility for now.
+	Children []Child
+}
+
+// Child is a current parental responsibility, from the parent's side.
+type Child struct {
+	ID    nin.ID
+	Since time.Time
+}
+
+// Relations imports the parental responsibilities a person has when they
+// give consent: the register feed only reports changes, and skips persons
+// the core does not know yet, so a parent who arrives later would otherwise
+// have no children. The import goes through the notices (same rules, same
+// idempotence as the feed).
+type Relations interface {
+	ImportChildren(ctx context.Context, parent nin.ID, children []Child) error
 }
 
 // RegisterTimeout is how long giving consent waits for the population
@@ -37,10 +59,10 @@ type Register interface {
 const RegisterTimeout = 2 * time.Second
 
 // checkRegister refuses consent for a person the register does not show
-// alive and current.
-func (s *Service) checkRegister(ctx context.Context, p Person) error {
+// alive and current; it returns what the register said.
+func (s *Service) checkRegister(ctx context.Context, p Person) (Registered, error) {
 	if s.Register == nil || p.ID == (nin.ID{}) {
-		return nil
+		return Registered{}, nil
 	}
 	timeout := s.RegisterTimeout
 	if timeout <= 0 {
@@ -48,25 +70,41 @@ func (s *Service) checkRegister(ctx context.Context, p Person) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	st, err := s.Register.Standing(ctx, p.ID)
+	reg, err := s.Register.Lookup(ctx, p.ID)
 	if err != nil {
-		if s.OnRegisterError != nil {
-			s.OnRegisterError(ctx, err)
-		}
-		return domain.Errorf(domain.EUnavailable, "register_unavailable",
+		s.registerError(ctx, err)
+		return reg, domain.Errorf(domain.EUnavailable, "register_unavailable",
 			"The population register did not answer, so consent was not given. Nothing was changed; please try again in a minute.")
 	}
-	switch st {
+	switch reg.Standing {
 	case StandingAlive:
-		return nil
+		return reg, nil
 	case StandingDeceased:
-		return domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
+		return reg, domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
 	case StandingDiscontinued:
-		return domain.Errorf(domain.EForbidden, "discontinued", "The population register has closed this person's entry; consent cannot be given under this id.")
+		return reg, domain.Errorf(domain.EForbidden, "discontinued", "The population register has closed this person's entry; consent cannot be given under this id.")
 	case StandingNotFound:
-		return domain.Errorf(domain.EForbidden, "not_in_population_register", "The population register has no person with this id.")
+		return reg, domain.Errorf(domain.EForbidden, "not_in_population_register", "The population register has no person with this id.")
 	}
-	return fmt.Errorf("register standing %q: %w", st, errUnknownStanding)
+	return reg, fmt.Errorf("register standing %q: %w", reg.Standing, errUnknownStanding)
+}
+
+// importChildren hands the person's children to Relations after consent
+// was given. A failure does not undo the consent: it is logged, and the
+// next register change about the child brings the relation.
+func (s *Service) importChildren(ctx context.Context, p Person, reg Registered) {
+	if s.Relations == nil || len(reg.Children) == 0 {
+		return
+	}
+	if err := s.Relations.ImportChildren(ctx, p.ID, reg.Children); err != nil {
+		s.registerError(ctx, fmt.Errorf("import parental responsibilities: %w", err))
+	}
+}
+
+func (s *Service) registerError(ctx context.Context, err error) {
+	if s.OnRegisterError != nil {
+		s.OnRegisterError(ctx, err)
+	}
 }
 
 var errUnknownStanding = errors.New("unknown standing")

@@ -80,8 +80,11 @@ type Service struct {
 	// when consent is given (not when an active consent changes level).
 	Register        Register
 	RegisterTimeout time.Duration // 0: RegisterTimeout
-	// OnRegisterError, if set, is told why the register look-up failed
-	// (for the log; the citizen gets register_unavailable).
+	// Relations, if set, receives the person's current children from the
+	// register look-up once consent is given.
+	Relations Relations
+	// OnRegisterError, if set, is told why the register look-up (or the
+	// import of children) failed, for the log.
 	OnRegisterError func(ctx context.Context, err error)
 }
 
@@ -156,8 +159,9 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 			return State{}, domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
 		}
 	}
+	var reg Registered
 	if cur.Status != StatusActive {
-		if err := s.checkRegister(ctx, p); err != nil {
+		if reg, err = s.checkRegister(ctx, p); err != nil {
 			return State{}, err
 		}
 	}
@@ -175,6 +179,7 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 	if err := s.Store.Apply(ctx, p.Key, next, cur.Version, ev, nil); err != nil {
 		return State{}, conflict(err, c.IfMatch != nil)
 	}
+	s.importChildren(ctx, p, reg)
 	return next, nil
 }
 

@@ -23,11 +23,15 @@
 package registerfeed
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/notices"
 )
@@ -255,4 +259,32 @@ func truncate(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// ChildImporter sends, when a parent gives consent, a
+// parental_responsibility_set notice for each child the register shows in
+// the parent's care (consent.Relations). Notice ids derive from the pair
+// and the start, so a repeated consent sends the same notices.
+type ChildImporter struct {
+	Outbox Outbox
+	Now    func() time.Time
+}
+
+// ImportChildren implements consent.Relations.
+func (c ChildImporter) ImportChildren(ctx context.Context, parent nin.ID, children []consent.Child) error {
+	var msgs []Message
+	for _, ch := range children {
+		at := ch.Since
+		if at.IsZero() {
+			at = c.Now()
+		}
+		sum := sha256.Sum256([]byte("parental\x00" + parent.Digits() + "\x00" + ch.ID.Digits() + "\x00" + at.UTC().Format(time.RFC3339)))
+		n := notices.Notice{ID: "pr-" + hex.EncodeToString(sum[:16]), Type: notices.ParentalResponsibilitySet, EventTime: at, Parent: parent, Child: ch.ID}
+		body, err := notices.Encode(n)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, Message{ID: n.ID, Body: body})
+	}
+	return c.Outbox.SendNotices(ctx, msgs)
 }

@@ -148,16 +148,20 @@ func TestContract(t *testing.T) {
 	id := func(s string) nin.ID { v, _ := nin.Parse(s); return v }
 	st := persontjenesten.Standing{Client: c}
 	for pid, want := range map[string]consent.Standing{ola: consent.StandingAlive, newID: consent.StandingDeceased, barn: consent.StandingDiscontinued} {
-		if got, err := st.Standing(ctx, id(pid)); err != nil || got != want {
-			t.Errorf("Standing = %q, %v; want %q", got, err, want)
+		if got, err := st.Lookup(ctx, id(pid)); err != nil || got.Standing != want {
+			t.Errorf("Lookup = %+v, %v; want %q", got, err, want)
 		}
+	}
+	// Ola is responsible for the child: his document says so, from his side.
+	if got, err := st.Lookup(ctx, id(ola)); err != nil || len(got.Children) != 1 || got.Children[0].ID != id(barn) {
+		t.Errorf("Lookup(parent) children = %+v, %v; want the child", got.Children, err)
 	}
 	cd, err := persontjenesten.Contacts{Client: c}.Contact(ctx, id(ola))
 	if err != nil || cd.Email != "ola@example.invalid" || cd.Phone != "+4799999999" {
 		t.Errorf("Contact = %+v, %v", cd, err)
 	}
 	f.Register.Strict = true
-	if got, err := st.Standing(ctx, nin.ForTest(nin.Date{Year: 1990, Month: 5, Day: 17}, true)); err != nil || got != consent.StandingNotFound {
+	if got, err := st.Lookup(ctx, nin.ForTest(nin.Date{Year: 1990, Month: 5, Day: 17}, true)); err != nil || got.Standing != consent.StandingNotFound {
 		t.Errorf("Standing of an unknown id = %q, %v; want not_found", got, err)
 	}
 	f.Register.Throttle(http.StatusTooManyRequests, "0", 1)

@@ -13,24 +13,35 @@ import (
 )
 
 // Standing adapts the register to consent.Register: a look-up by national
-// id with the Death and Status parts only.
+// id with the Death, Status and ParentalResponsibility parts only.
 type Standing struct{ Client *Client }
 
-// Standing implements consent.Register. The caller's deadline bounds it
+// Lookup implements consent.Register. The caller's deadline bounds it
 // (retries included).
-func (s Standing) Standing(ctx context.Context, id nin.ID) (consent.Standing, error) {
-	p, err := s.Client.ByNIN(ctx, id, []string{registerfeed.PartDeath, registerfeed.PartStatus})
+func (s Standing) Lookup(ctx context.Context, id nin.ID) (consent.Registered, error) {
+	p, err := s.Client.ByNIN(ctx, id, []string{registerfeed.PartDeath, registerfeed.PartStatus, registerfeed.PartResponsibility})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return consent.StandingNotFound, nil
+		return consent.Registered{Standing: consent.StandingNotFound}, nil
 	case err != nil:
-		return "", fmt.Errorf("population register look-up: %w", err)
+		return consent.Registered{}, fmt.Errorf("population register look-up: %w", err)
 	case p.Death != nil && p.Death.Valid, p.Status == registerfeed.StatusDeceased:
-		return consent.StandingDeceased, nil
+		return consent.Registered{Standing: consent.StandingDeceased}, nil
 	case p.Status == registerfeed.StatusDiscontinued:
-		return consent.StandingDiscontinued, nil
+		return consent.Registered{Standing: consent.StandingDiscontinued}, nil
 	}
-	return consent.StandingAlive, nil
+	r := consent.Registered{Standing: consent.StandingAlive}
+	for _, x := range p.Responsibilities {
+		if !x.Valid || x.Parent != id.Digits() || x.Child == "" {
+			continue // ended, the person is the child, or no identified child
+		}
+		child, err := nin.Parse(x.Child)
+		if err != nil || child == id {
+			continue // the feed dead-letters such a document; consent need not fail for it
+		}
+		r.Children = append(r.Children, consent.Child{ID: child, Since: x.From})
+	}
+	return r, nil
 }
 
 // ContactTimeout bounds a contact-register look-up for the profile page:
