@@ -105,6 +105,9 @@ func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.U
 	if c.FormID != "" {
 		record["formId"] = &types.AttributeValueMemberS{Value: c.FormID}
 	}
+	if c.Operator != "" {
+		record["operator"] = &types.AttributeValueMemberS{Value: c.Operator}
+	}
 	items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: &s.Name, Item: record}}}
 	if j := u.NewJob; j != nil {
 		job, err := attributevalue.MarshalMap(jobItem{

@@ -32,6 +32,19 @@ func (e Env) childRecordAge() (int, error) {
 	return n, nil
 }
 
+// formLimits reads FORM_MAX_AGE_DAYS (template parameter FormMaxAgeDays).
+func (e Env) formLimits() (forms.Limits, error) {
+	v := e.Getenv("FORM_MAX_AGE_DAYS")
+	if v == "" {
+		return forms.Limits{MaxAgeDays: forms.DefaultMaxAgeDays}, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return forms.Limits{}, fmt.Errorf("FORM_MAX_AGE_DAYS must be a number of days of at least 1, got %q", v)
+	}
+	return forms.Limits{MaxAgeDays: n}, nil
+}
+
 // SettingsAPI builds the privacy-settings function.
 func SettingsAPI(env Env) (HTTPHandler, error) {
 	keys, store, err := env.keysAndStore()
@@ -56,7 +69,11 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now}
+	lim, err := env.formLimits()
+	if err != nil {
+		return nil, err
+	}
+	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Limits: lim}
 	h := formsapi.New(formsapi.Handler{Forms: in, Log: env.logger()})
 	return h.Handle, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -62,7 +63,7 @@ type Env struct {
 // Start is the whole of a function's main: it reads the AWS configuration
 // from the Lambda environment, builds the handler and starts the runtime.
 func Start[H any](build func(Env) (H, error)) {
-	log := obs.NewLogger(os.Stdout, obs.ParseLevel(os.Getenv("LOG_LEVEL")))
+	log := obs.NewFunctionLogger(os.Stdout, obs.ParseLevel(os.Getenv("LOG_LEVEL")), obs.FunctionFromEnv(os.Getenv))
 	cfg, err := awsenv.Config(os.Getenv)
 	if err != nil {
 		log.Error("read AWS config", "err", err)
@@ -77,21 +78,50 @@ func Start[H any](build func(Env) (H, error)) {
 	lambda.Start(Observe(env, h))
 }
 
-// Observe wraps a built handler with what every function of its kind gets
-// without its constructor knowing: an HTTP handler counts and times every
-// request per route (metrics.Emitter.HTTP). Start and the local runner both
-// call it, so it covers every HttpApi function in template.yaml.
+// Observe wraps a built handler with what every function gets without its
+// constructor knowing: a ColdStart data point on its first invocation in
+// the process (Function = AWS_LAMBDA_FUNCTION_NAME), and for an HTTP
+// handler a count and time of every request per route
+// (metrics.Emitter.HTTP). Start and the local runner both call it, so it
+// covers every function in template.yaml.
 func Observe[H any](env Env, h H) H {
-	if hh, ok := any(h).(HTTPHandler); ok {
-		return any(env.Metrics().HTTP(hh)).(H)
+	m := env.Metrics()
+	fn := obs.FunctionFromEnv(env.Getenv)
+	cold := func(ctx context.Context) {
+		if lc, ok := lambdacontext.FromContext(ctx); ok && obs.ColdStart(fn.Name, lc.AwsRequestID) {
+			name := fn.Name
+			if name == "" {
+				name = "unnamed"
+			}
+			m.Cold(ctx, name)
+		}
+	}
+	switch hh := any(h).(type) {
+	case HTTPHandler:
+		counted := m.HTTP(hh)
+		return any(HTTPHandler(func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			cold(ctx)
+			return counted(ctx, req)
+		})).(H)
+	case SQSHandler:
+		return any(SQSHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			cold(ctx)
+			return hh(ctx, ev)
+		})).(H)
+	case ScheduleHandler:
+		return any(ScheduleHandler(func(ctx context.Context) (ScheduleResult, error) {
+			cold(ctx)
+			return hh(ctx)
+		})).(H)
 	}
 	return h
 }
 
 // Metrics returns the function's metrics emitter: CloudWatch Embedded Metric
-// Format lines on the function's log writer, under METRICS_NAMESPACE.
+// Format lines on the function's log writer, under METRICS_NAMESPACE, with
+// the Service dimension POWERTOOLS_SERVICE_NAME.
 func (e Env) Metrics() *metrics.Emitter {
-	return metrics.New(e.Log, e.Getenv("METRICS_NAMESPACE"), e.logger())
+	return metrics.New(e.Log, e.Getenv("METRICS_NAMESPACE"), e.logger()).WithService(obs.FunctionFromEnv(e.Getenv).Service)
 }
 
 // ConsentAPI builds the consent function.
@@ -205,7 +235,7 @@ func (e Env) store() (*dynamo.Stores, error) {
 }
 
 func (e Env) logger() *slog.Logger {
-	return obs.NewLogger(e.Log, obs.ParseLevel(e.Getenv("LOG_LEVEL")))
+	return obs.NewFunctionLogger(e.Log, obs.ParseLevel(e.Getenv("LOG_LEVEL")), obs.FunctionFromEnv(e.Getenv))
 }
 
 func (e Env) require(name string) (string, error) {

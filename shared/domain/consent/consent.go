@@ -81,6 +81,11 @@ type Event struct {
 	PatientTravel bool
 	Channel       Channel
 	Version       int64
+	// FormID is the paper form that caused the event (channel paper_form).
+	FormID string
+	// Operator keyed in that form. Stored for accountability; operators'
+	// eyes only, never in the citizen's history.
+	Operator string
 }
 
 // Reason says why a person's data was deleted.

@@ -100,6 +100,10 @@ type Change struct {
 // Withdrawal asks to withdraw consent.
 type Withdrawal struct {
 	Channel Channel
+	// FormID and Operator are the paper form that asked for the withdrawal
+	// and the operator who keyed it in (channel paper_form only).
+	FormID   string
+	Operator string
 	// ConfirmCascade confirms that powers of attorney the person has given
 	// are deleted with the consent.
 	ConfirmCascade bool
@@ -222,7 +226,7 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 		Status: StatusWithdrawn, Version: cur.Version + 1, UpdatedAt: now,
 		Channel: w.Channel, WithdrawalID: r.ID,
 	}
-	ev := Event{ID: s.NewID(), At: now, Action: ActionWithdraw, Channel: w.Channel, Version: next.Version}
+	ev := Event{ID: s.NewID(), At: now, Action: ActionWithdraw, Channel: w.Channel, Version: next.Version, FormID: w.FormID, Operator: w.Operator}
 	if err := s.Store.Apply(ctx, p.Key, next, cur.Version, ev, &r); err != nil {
 		return Receipt{}, conflict(err, w.IfMatch != nil)
 	}

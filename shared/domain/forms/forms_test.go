@@ -56,13 +56,14 @@ func TestSubmissionValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := tt.s.Validate(keys, now)
+			w, err := tt.s.Validate(keys, now, forms.Limits{})
 			if got := reason(err); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 			if err != nil {
 				return
 			}
+			w.Operator = "operator-17" // Intake.Submit adds it; the queue needs it
 			back, err := forms.DecodeWork(w.Encode())
 			if err != nil || back != w {
 				t.Fatalf("work does not round-trip: %+v, %v", back, err)
@@ -121,37 +122,49 @@ func TestIntakeSubmit(t *testing.T) {
 	in := &forms.Intake{Records: f, Queue: f, Keys: keys, Now: func() time.Time { return now }}
 	ctx := context.Background()
 
-	rec, created, err := in.Submit(ctx, s)
+	rec, created, err := in.Submit(ctx, "operator-17", s)
 	if err != nil || !created || rec.Status != forms.Received || len(f.sent) != 1 {
 		t.Fatalf("first: %+v, created %v, err %v, sent %d; want received, created, sent once", rec, created, err, len(f.sent))
 	}
+	if w, err := forms.DecodeWork(f.sent[0]); err != nil || w.Operator != "operator-17" || rec.Operator != "operator-17" {
+		t.Fatalf("operator: work %+v (%v), record %q; want operator-17 on both", w, err, rec.Operator)
+	}
+	// Keyed in by another operator: the same form, the first operator kept.
+	if rec, created, err := in.Submit(ctx, "operator-99", s); err != nil || created || rec.Operator != "operator-17" {
+		t.Fatalf("another operator: %+v, created %v, err %v", rec, created, err)
+	}
+	f.sent = f.sent[:1]
+	// Without an operator nothing is stored or sent.
+	if _, _, err := in.Submit(ctx, "", s); reason(err) != "missing_operator_identity" || len(f.sent) != 1 {
+		t.Fatalf("no operator: %v, sent %d", err, len(f.sent))
+	}
 	// A retry while still received is sent again (heals a lost send).
-	if _, created, err := in.Submit(ctx, s); err != nil || created || len(f.sent) != 2 || f.sent[1] != f.sent[0] {
+	if _, created, err := in.Submit(ctx, "operator-17", s); err != nil || created || len(f.sent) != 2 || f.sent[1] != f.sent[0] {
 		t.Fatalf("retry: created %v, err %v, sent %v", created, err, f.sent)
 	}
 	// Once decided, the same form again is answered and not sent.
 	f.recs["F-1"] = forms.Record{FormID: "F-1", Status: forms.Applied, Digest: f.recs["F-1"].Digest}
-	if rec, created, err := in.Submit(ctx, s); err != nil || created || rec.Status != forms.Applied || len(f.sent) != 2 {
+	if rec, created, err := in.Submit(ctx, "operator-17", s); err != nil || created || rec.Status != forms.Applied || len(f.sent) != 2 {
 		t.Fatalf("after decision: %+v, created %v, err %v, sent %d", rec, created, err, len(f.sent))
 	}
 	// A different form under the same id is a conflict.
 	other := s
 	other.Kind = forms.ReinstateAdult
-	if _, _, err := in.Submit(ctx, other); reason(err) != "form_id_conflict" {
+	if _, _, err := in.Submit(ctx, "operator-17", other); reason(err) != "form_id_conflict" {
 		t.Fatalf("different form: %v, want form_id_conflict", err)
 	}
 	// An invalid form stores and sends nothing.
 	bad := s
 	bad.FormID = "F-2"
 	bad.Signer = parent
-	if _, _, err := in.Submit(ctx, bad); reason(err) != "signer_not_subject" || len(f.recs) != 1 || len(f.sent) != 2 {
+	if _, _, err := in.Submit(ctx, "operator-17", bad); reason(err) != "signer_not_subject" || len(f.recs) != 1 || len(f.sent) != 2 {
 		t.Fatalf("invalid: %v, records %d, sent %d", err, len(f.recs), len(f.sent))
 	}
 	// A failed send fails the submit (the operator retries).
 	f.failed = errors.New("sqs down")
 	third := s
 	third.FormID = "F-3"
-	if _, _, err := in.Submit(ctx, third); reason(err) != "internal" {
+	if _, _, err := in.Submit(ctx, "operator-17", third); reason(err) != "internal" {
 		t.Fatalf("failed send: %v", err)
 	}
 }
@@ -204,21 +217,22 @@ func TestProcessorApply(t *testing.T) {
 		wantChange *settings.Change // the recorded settings change, if any
 		wantDraw   bool
 	}{
-		{"adult block", forms.BlockAdult, adult, adult, false, nil, forms.Applied, "", &settings.Change{Setting: settings.EmergencyBlock, Value: "blocked", By: settings.BySelf, Channel: settings.Paper, FormID: "F-1"}, false},
-		{"child block by parent", forms.BlockChild, child, parent, true, nil, forms.Applied, "", &settings.Change{Setting: settings.EmergencyBlock, Value: "blocked", By: settings.ByParent, Channel: settings.Paper, FormID: "F-1"}, false},
+		{"adult block", forms.BlockAdult, adult, adult, false, nil, forms.Applied, "", &settings.Change{Setting: settings.EmergencyBlock, Value: "blocked", By: settings.BySelf, Channel: settings.Paper, FormID: "F-1", Operator: "operator-17"}, false},
+		{"child block by parent", forms.BlockChild, child, parent, true, nil, forms.Applied, "", &settings.Change{Setting: settings.EmergencyBlock, Value: "blocked", By: settings.ByParent, Channel: settings.Paper, FormID: "F-1", Operator: "operator-17"}, false},
 		{"child form not by a parent", forms.BlockChild, child, parent, false, nil, forms.Rejected, "signer_lacks_parental_responsibility", nil, false},
 		{"child form for a 16-year-old", forms.BlockChild, teen, parent, true, nil, forms.Rejected, "child_not_under_16", nil, false},
 		{"adult form for a child", forms.BlockAdult, child, child, false, nil, forms.Rejected, "subject_under_16_use_child_form", nil, false},
-		{"record removal", forms.RecordRemoveAdult, adult, adult, false, nil, forms.Applied, "", &settings.Change{Setting: settings.PatientRecordAccess, Value: "removed", By: settings.BySelf, Channel: settings.Paper, FormID: "F-1"}, false},
+		{"record removal", forms.RecordRemoveAdult, adult, adult, false, nil, forms.Applied, "", &settings.Change{Setting: settings.PatientRecordAccess, Value: "removed", By: settings.BySelf, Channel: settings.Paper, FormID: "F-1", Operator: "operator-17"}, false},
 		{"withdraw consent", forms.WithdrawConsentAdult, adult, adult, false, nil, forms.Applied, "", nil, true},
 		{"withdraw without consent", forms.WithdrawConsentAdult, adult, adult, false, domain.Errorf(domain.ENotFound, "no_consent", "x"), forms.Rejected, "no_consent_to_withdraw", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := forms.Submission{FormID: "F-1", Kind: tt.kind, Subject: tt.subject, Signer: tt.signer, ReceivedDate: "2026-11-29"}.Validate(keys, now)
+			w, err := forms.Submission{FormID: "F-1", Kind: tt.kind, Subject: tt.subject, Signer: tt.signer, ReceivedDate: "2026-11-29"}.Validate(keys, now, forms.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			w.Operator = "operator-17"
 			store := &fakeRecords{recs: map[string]forms.Record{"F-1": {FormID: "F-1", Status: forms.Received}}, parent: tt.isParent}
 			st := &fakeSettings{}
 			cs := &fakeConsents{err: tt.consentErr}
@@ -250,7 +264,7 @@ func TestProcessorApply(t *testing.T) {
 			if (len(cs.withdrawals) == 1) != tt.wantDraw {
 				t.Fatalf("withdrawals = %+v", cs.withdrawals)
 			}
-			if tt.wantDraw && cs.withdrawals[0].Channel != consent.ChannelPaper {
+			if d := cs.withdrawals; tt.wantDraw && (d[0].Channel != consent.ChannelPaper || d[0].FormID != "F-1" || d[0].Operator != "operator-17") {
 				t.Fatalf("withdrawal = %+v", cs.withdrawals[0])
 			}
 			// A decided form is left alone the second time.

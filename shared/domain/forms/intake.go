@@ -29,22 +29,31 @@ type Intake struct {
 	Queue   Queue
 	Keys    *personkey.Keyer
 	Now     func() time.Time
+	// Limits bound a form's received date (FORM_MAX_AGE_DAYS).
+	Limits Limits
 }
 
-// Submit validates, records and enqueues a form. The same form again is
-// answered with its current record and has no second effect; a different
-// form under a used id is a conflict. A form still "received" is enqueued
-// again, so a crash between storing and sending heals on resubmission.
-func (in *Intake) Submit(ctx context.Context, s Submission) (rec Record, created bool, err error) {
+// Submit validates, records and enqueues a form keyed in by op. The same
+// form again is answered with its current record and has no second effect,
+// also when another operator keys it in (the record keeps the first
+// operator); a different form under a used id is a conflict. A form still
+// "received" is enqueued again, so a crash between storing and sending
+// heals on resubmission.
+func (in *Intake) Submit(ctx context.Context, op Operator, s Submission) (rec Record, created bool, err error) {
+	if _, err := ParseOperator(string(op)); err != nil {
+		return Record{}, false, err
+	}
 	now := in.Now().UTC()
-	work, err := s.Validate(in.Keys, now)
+	work, err := s.Validate(in.Keys, now, in.Limits)
 	if err != nil {
 		return Record{}, false, err
 	}
-	body := work.Encode()
-	sum := sha256.Sum256([]byte(body))
+	// The digest is of the form, not of who keyed it in.
+	sum := sha256.Sum256([]byte(work.Encode()))
 	digest := hex.EncodeToString(sum[:])
-	rec, created, err = in.Records.CreateForm(ctx, Record{FormID: s.FormID, Kind: s.Kind, ReceivedDate: s.ReceivedDate, SubmittedAt: now, Digest: digest})
+	work.Operator = string(op)
+	body := work.Encode()
+	rec, created, err = in.Records.CreateForm(ctx, Record{FormID: s.FormID, Operator: op, Kind: s.Kind, ReceivedDate: s.ReceivedDate, SubmittedAt: now, Digest: digest})
 	if err != nil {
 		return Record{}, false, err
 	}

@@ -57,6 +57,8 @@ type Who struct {
 	By      By
 	Channel Channel
 	FormID  string
+	// Operator keyed in the paper form (its token subject); empty otherwise.
+	Operator string
 }
 
 // Get returns the settings.
@@ -179,7 +181,7 @@ func (s *Service) change(ctx context.Context, key personkey.Key, who Who, settin
 	}
 	next.Version = cur.Version + 1
 	u.Next, u.Expect = next, cur.Version
-	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID}
+	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID, Operator: who.Operator}
 	switch err := s.Store.Save(ctx, key, u); {
 	case errors.Is(err, ErrPurgeStarted):
 		return State{}, domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")

@@ -90,6 +90,9 @@ type eventBody struct {
 	PatientTravel bool            `json:"patientTravel"`
 	Channel       consent.Channel `json:"channel"`
 	Version       int64           `json:"version"`
+	// FormID names the paper form behind the event; the operator who keyed
+	// it in is never shown to the citizen.
+	FormID string `json:"formId,omitempty"`
 }
 
 type historyBody struct {
@@ -185,7 +188,7 @@ func (h *Handler) history(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	out := historyBody{Items: make([]eventBody, 0, len(evs)), Next: next}
 	for _, e := range evs {
-		out.Items = append(out.Items, eventBody{ID: e.ID, At: e.At, Action: e.Action, Level: e.Level, PatientTravel: e.PatientTravel, Channel: e.Channel, Version: e.Version})
+		out.Items = append(out.Items, eventBody{ID: e.ID, At: e.At, Action: e.Action, Level: e.Level, PatientTravel: e.PatientTravel, Channel: e.Channel, Version: e.Version, FormID: e.FormID})
 	}
 	return httpapi.JSON(http.StatusOK, out)
 }

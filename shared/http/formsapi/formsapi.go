@@ -43,6 +43,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 type statusBody struct {
 	FormID       string       `json:"formId"`
+	Operator     string       `json:"operator"`
 	Kind         forms.Kind   `json:"kind"`
 	Status       forms.Status `json:"status"`
 	Reason       string       `json:"reason,omitempty"`
@@ -52,7 +53,7 @@ type statusBody struct {
 }
 
 func toBody(r forms.Record) statusBody {
-	b := statusBody{FormID: r.FormID, Kind: r.Kind, Status: r.Status, Reason: r.Reason, ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt}
+	b := statusBody{FormID: r.FormID, Operator: string(r.Operator), Kind: r.Kind, Status: r.Status, Reason: r.Reason, ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt}
 	if !r.DecidedAt.IsZero() {
 		t := r.DecidedAt
 		b.DecidedAt = &t
@@ -63,18 +64,19 @@ func toBody(r forms.Record) statusBody {
 // submit takes a form in (see forms.Intake.Submit): 202 when new, 200
 // with the current status when the same form comes again.
 func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := httpapi.OperatorFrom(req); err != nil {
+	op, err := operator(req)
+	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	var s forms.Submission
 	if err := httpapi.DecodeJSON(req, &s); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	rec, created, err := h.Forms.Submit(ctx, s)
+	rec, created, err := h.Forms.Submit(ctx, op, s)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "kind", string(s.Kind), "new", created)
+	h.Log.InfoContext(ctx, "form submitted", "form", s.FormID, "operator", string(op), "kind", string(s.Kind), "new", created)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -83,7 +85,7 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := httpapi.OperatorFrom(req); err != nil {
+	if _, err := operator(req); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	rec, err := h.Forms.Status(ctx, req.PathParameters["formId"])
@@ -91,4 +93,15 @@ func (h *Handler) status(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.JSON(http.StatusOK, toBody(rec))
+}
+
+// operator is the identity of the operator calling: a forms:write token
+// without a usable subject is refused, so every form has someone
+// accountable for it.
+func operator(req events.APIGatewayV2HTTPRequest) (forms.Operator, error) {
+	sub, err := httpapi.OperatorSubject(req)
+	if err != nil {
+		return "", err
+	}
+	return forms.ParseOperator(sub)
 }

@@ -70,6 +70,16 @@ func OperatorFrom(req events.APIGatewayV2HTTPRequest) error {
 	return nil
 }
 
+// OperatorSubject checks that the caller is an operator (OperatorFrom) and
+// returns their token's subject (sub), which may be empty: the caller
+// decides what an acceptable operator identity is.
+func OperatorSubject(req events.APIGatewayV2HTTPRequest) (string, error) {
+	if err := OperatorFrom(req); err != nil {
+		return "", err
+	}
+	return req.RequestContext.Authorizer.JWT.Claims["sub"], nil
+}
+
 func hasScope(j *events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, scope string) bool {
 	for _, s := range j.Scopes {
 		if s == scope {

@@ -24,6 +24,11 @@ import (
 // (template.yaml sets METRICS_NAMESPACE to PrivacyCore/<Stage>).
 const DefaultNamespace = "PrivacyCore"
 
+// DefaultService is the Service dimension when none is configured (as
+// Lambda Powertools, every data point carries the service; template.yaml
+// sets POWERTOOLS_SERVICE_NAME).
+const DefaultService = "privacycore"
+
 // Unit is a CloudWatch unit.
 type Unit string
 
@@ -48,10 +53,19 @@ const (
 	MessagesReceived  = "MessagesReceived"  // SQS messages a consumer was handed
 	MessagesFailed    = "MessagesFailed"    // SQS messages reported failed; after retries they go to the DLQ
 	DroppedDataPoints = "DroppedDataPoints" // data points refused by the guard
+	ColdStart         = "ColdStart"         // a function's first invocation in a new execution environment
 )
+
+// Names lists every metric the code emits (the constants above); the
+// dashboard and alarms in template.yaml may name only these (infra/stack tests).
+var Names = []string{
+	Requests, Latency, Decisions, ConsentChanges, Notices, Purges, ItemsDeleted, PurgesNotDue,
+	JobsQueued, OverdueJobs, MessagesReceived, MessagesFailed, DroppedDataPoints, ColdStart,
+}
 
 // The dimension names: the closed set a data point may use.
 const (
+	Service     = "Service" // on every data point: the emitter's service
 	Function    = "Function"
 	Route       = "Route"
 	StatusClass = "StatusClass"
@@ -63,10 +77,16 @@ const (
 	Reason      = "Reason"
 )
 
-var dimensionNames = map[string]bool{
-	Function: true, Route: true, StatusClass: true, Outcome: true, Rule: true,
-	Action: true, Level: true, NoticeType: true, Reason: true,
-}
+// Dimensions lists the dimension names a data point may carry.
+var Dimensions = []string{Service, Function, Route, StatusClass, Outcome, Rule, Action, Level, NoticeType, Reason}
+
+var dimensionNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range Dimensions {
+		m[d] = true
+	}
+	return m
+}()
 
 // maxValueLen bounds a dimension value (CloudWatch allows 1024); ours are
 // names and route keys.
@@ -87,6 +107,7 @@ type Value struct {
 type Emitter struct {
 	w         io.Writer
 	namespace string
+	service   string
 	log       *slog.Logger
 	now       func() time.Time
 	mu        sync.Mutex
@@ -101,7 +122,17 @@ func New(w io.Writer, namespace string, log *slog.Logger) *Emitter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Emitter{w: w, namespace: namespace, log: log, now: time.Now}
+	return &Emitter{w: w, namespace: namespace, service: DefaultService, log: log, now: time.Now}
+}
+
+// WithService returns e with every data point under the Service dimension
+// service (DefaultService if empty).
+func (e *Emitter) WithService(service string) *Emitter {
+	if service == "" {
+		service = DefaultService
+	}
+	e.service = service
+	return e
 }
 
 // WithClock returns e reading timestamps from now (for tests).
@@ -110,21 +141,27 @@ func (e *Emitter) WithClock(now func() time.Time) *Emitter {
 	return e
 }
 
-// Emit writes one data point: the values under one set of dimensions. It
-// refuses (drops and logs) a point with an unknown dimension name, an empty
-// or overlong value, or a value that looks like a person id or person key.
+// Emit writes one data point: the values under the Service dimension and
+// dims. It refuses (drops and logs) a point with an unknown dimension name,
+// an empty or overlong value, or a value that looks like a person id or
+// person key.
 func (e *Emitter) Emit(ctx context.Context, dims []Dim, values ...Value) {
 	if e == nil || len(values) == 0 {
 		return
 	}
-	for _, d := range dims {
-		if code, reason := refuse(d); code != "" {
+	all := append([]Dim{{Service, e.service}}, dims...)
+	for i, d := range all {
+		code, reason := refuse(d)
+		if i > 0 && d.Name == Service {
+			code, reason = "unknown_dimension", "the emitter sets the service dimension"
+		}
+		if code != "" {
 			e.log.ErrorContext(ctx, "metric data point refused", "metric", values[0].Name, "dimension", d.Name, "reason", reason)
-			e.write([]Dim{{Reason, code}}, Value{Name: DroppedDataPoints, Unit: Count, Value: 1})
+			e.write([]Dim{{Service, DefaultService}, {Reason, code}}, Value{Name: DroppedDataPoints, Unit: Count, Value: 1})
 			return
 		}
 	}
-	e.write(dims, values...)
+	e.write(all, values...)
 }
 
 func (e *Emitter) write(dims []Dim, values ...Value) {
@@ -240,6 +277,12 @@ func (e *Emitter) Swept(ctx context.Context, queued int) {
 // sweeper stops reporting.
 func (e *Emitter) Overdue(ctx context.Context, jobs int) {
 	e.Emit(ctx, []Dim{{Function, SweeperFunction}}, Value{OverdueJobs, Count, float64(jobs)})
+}
+
+// Cold records a function's cold start (its first invocation in a new
+// execution environment) under the Function dimension.
+func (e *Emitter) Cold(ctx context.Context, function string) {
+	e.Emit(ctx, []Dim{{Function, function}}, Value{ColdStart, Count, 1})
 }
 
 // Batch records what an SQS consumer was handed and how many messages it
