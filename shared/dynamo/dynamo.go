@@ -25,14 +25,22 @@
 // Other partitions: JOB#<id> (delayed deletion jobs; pending ones carry
 // dueBucket/dueAt and so appear in the sparse ByDue index, which the sweeper
 // queries), NOTICE#<id> (processed register notices, expiring by TTL).
+//
+// The stores (stores.go) are one small type per aggregate, all on one Table
+// handle; each implements its domain package's consumer-side interfaces and
+// returns domain types and sentinel errors (poa.ErrGrantNotFound, ...), never
+// text for a client. This is the only package that imports the DynamoDB
+// client (shared/layers_test.go checks it).
 package dynamo
 
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -109,6 +117,16 @@ func keeps(sk string, scope consent.Scope) bool {
 func kindOf(sk string) string {
 	head, _, _ := strings.Cut(sk, "#")
 	return strings.ToLower(head)
+}
+
+// atVersion is the condition of an optimistic write: the item is still at
+// version expect, or (expect 0) does not exist yet.
+func atVersion(expect int64) (cond *string, names map[string]string, vals map[string]types.AttributeValue) {
+	if expect == 0 {
+		return aws.String("attribute_not_exists(pk)"), nil, nil
+	}
+	return aws.String("#v = :v"), map[string]string{"#v": "version"},
+		map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}
 }
 
 func isConditionFailed(err error) bool {

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -188,14 +187,8 @@ func (s ProfileStore) SaveNextOfKin(ctx context.Context, key personkey.Key, next
 	if err != nil {
 		return fmt.Errorf("encode next of kin: %w", err)
 	}
-	in := &dynamodb.PutItemInput{TableName: &s.Name, Item: av}
-	if expect == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		in.ConditionExpression = aws.String("#v = :v")
-		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}
-	}
+	cond, names, vals := atVersion(expect)
+	in := &dynamodb.PutItemInput{TableName: &s.Name, Item: av, ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
 	_, err = s.DB.PutItem(ctx, in)
 	if isConditionFailed(err) {
 		return profile.ErrVersionConflict

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 
+	"privacycore/shared/domain"
 	"privacycore/shared/domain/nin"
 )
 
@@ -44,13 +45,8 @@ func (k *Keyer) Key(id nin.ID) Key {
 // powers of attorney give it out: the person's key itself. ok is false
 // unless ref has a key's shape (64 lower-case hex characters).
 func ParseRef(ref string) (k Key, ok bool) {
-	if len(ref) != 2*sha256.Size {
+	if !domain.IsLowerHex(ref, 2*sha256.Size) {
 		return "", false
-	}
-	for _, c := range ref {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", false
-		}
 	}
 	return Key(ref), true
 }

@@ -26,22 +26,19 @@ const (
 type Handler struct {
 	Access *access.Decider
 	Log    *slog.Logger
-	router *httpapi.Router
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteDecide, out.decide)
-	out.router.Route(RouteUsageLog, out.usageLog)
-	out.router.Route(RouteLogin, out.login)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteDecide:   out.decide,
+		RouteUsageLog: out.usageLog,
+		RouteLogin:    out.login,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type decideBody struct {

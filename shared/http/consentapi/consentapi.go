@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -33,7 +32,8 @@ type Handler struct {
 	Log     *slog.Logger
 	// Metrics, if set, counts consent changes by action and level.
 	Metrics Metrics
-	router  *httpapi.Router
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // Metrics counts consent changes (package metrics implements it).
@@ -43,21 +43,10 @@ type Metrics interface {
 
 // New returns a handler with its routes registered.
 func New(svc *consent.Service, keys *personkey.Keyer, log *slog.Logger) *Handler {
-	h := &Handler{Consent: svc, Keys: keys, Log: log, router: httpapi.NewRouter(log)}
-	h.router.Route(RouteGet, h.get)
-	h.router.Route(RoutePut, h.put)
-	h.router.Route(RouteWithdraw, h.withdraw)
-	h.router.Route(RouteHistory, h.history)
+	h := &Handler{Consent: svc, Keys: keys, Log: log}
+	h.Router = httpapi.NewRouter(log, httpapi.Routes{RouteGet: h.get, RoutePut: h.put, RouteWithdraw: h.withdraw, RouteHistory: h.history})
 	return h
 }
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
-}
-
-// Routes lists the route keys the handler serves.
-func (h *Handler) Routes() []string { return h.router.RouteKeys() }
 
 type stateBody struct {
 	Status        consent.Status  `json:"status"`
@@ -129,7 +118,7 @@ func (h *Handler) put(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 	if err := httpapi.DecodeJSON(req, &b); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	ifMatch, err := parseIfMatch(httpapi.Header(req, "If-Match"))
+	ifMatch, err := httpapi.IfMatch(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -158,7 +147,7 @@ func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPReque
 			return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_query", "confirmCascade must be true or false.")
 		}
 	}
-	ifMatch, err := parseIfMatch(httpapi.Header(req, "If-Match"))
+	ifMatch, err := httpapi.IfMatch(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -199,7 +188,7 @@ func stateResponse(status int, st consent.State) (events.APIGatewayV2HTTPRespons
 		t := st.UpdatedAt
 		b.UpdatedAt = &t
 	}
-	return httpapi.JSON(status, b, "ETag", strconv.Quote(strconv.FormatInt(st.Version, 10)))
+	return httpapi.JSON(status, b, "ETag", httpapi.ETag(st.Version))
 }
 
 func toReceiptBody(r consent.Receipt) receiptBody {
@@ -212,23 +201,4 @@ func toReceiptBody(r consent.Receipt) receiptBody {
 		b.Deleted = map[string]int{}
 	}
 	return b
-}
-
-// parseIfMatch reads an If-Match header holding one strong ETag ("3").
-// An absent header or "*" means no precondition.
-func parseIfMatch(v string) (*int64, error) {
-	v = strings.TrimSpace(v)
-	if v == "" || v == "*" {
-		return nil, nil
-	}
-	bad := domain.Errorf(domain.EInvalid, "invalid_if_match", `If-Match must be one ETag as returned by GET, for example "3".`)
-	unq, err := strconv.Unquote(v)
-	if err != nil || !strings.HasPrefix(v, `"`) {
-		return nil, bad
-	}
-	n, err := strconv.ParseInt(unq, 10, 64)
-	if err != nil || n < 0 {
-		return nil, bad
-	}
-	return &n, nil
 }

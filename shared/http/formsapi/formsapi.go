@@ -22,23 +22,20 @@ const (
 
 // Handler serves the operators' routes.
 type Handler struct {
-	Forms  *forms.Intake
-	Log    *slog.Logger
-	router *httpapi.Router
+	Forms *forms.Intake
+	Log   *slog.Logger
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteSubmit, out.submit)
-	out.router.Route(RouteStatus, out.status)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteSubmit: out.submit,
+		RouteStatus: out.status,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type statusBody struct {

@@ -70,7 +70,7 @@ func TestDomainErrorExtensionsAreMerged(t *testing.T) {
 }
 
 func TestRouterRecoversFromPanics(t *testing.T) {
-	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	r.Route("GET /boom", func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		panic("nil map in 14838500073")
 	})
@@ -81,7 +81,7 @@ func TestRouterRecoversFromPanics(t *testing.T) {
 }
 
 func TestRouterMethodNotAllowed(t *testing.T) {
-	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	ok := func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return httpapi.NoContent()
 	}

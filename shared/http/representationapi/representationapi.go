@@ -30,24 +30,21 @@ type Handler struct {
 	Service *representation.Service
 	Now     func() time.Time // for a grant's status in responses
 	Log     *slog.Logger
-	router  *httpapi.Router
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteGrant, out.grant)
-	out.router.Route(RouteList, out.list)
-	out.router.Route(RouteChange, out.change)
-	out.router.Route(RouteTerminate, out.terminate)
-	out.router.Route(RouteSelector, out.selector)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteGrant:     out.grant,
+		RouteList:      out.list,
+		RouteChange:    out.change,
+		RouteTerminate: out.terminate,
+		RouteSelector:  out.selector,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type grantRequest struct {

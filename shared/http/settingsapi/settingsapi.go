@@ -35,7 +35,8 @@ type Handler struct {
 	// patient-record access (default 16).
 	ChildRecordAge int
 	Log            *slog.Logger
-	router         *httpapi.Router
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
@@ -44,18 +45,14 @@ func New(h Handler) *Handler {
 		h.ChildRecordAge = settings.DefaultChildPatientRecordAge
 	}
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteGet, out.get)
-	out.router.Route(RouteBlock, out.block)
-	out.router.Route(RouteRecord, out.record)
-	out.router.Route(RouteSCRAccess, out.scrAccess)
-	out.router.Route(RouteSCROptOut, out.scrOptOut)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteGet:       out.get,
+		RouteBlock:     out.block,
+		RouteRecord:    out.record,
+		RouteSCRAccess: out.scrAccess,
+		RouteSCROptOut: out.scrOptOut,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type scrBody struct {

@@ -1,5 +1,6 @@
-// Package queue adapts SQS: a batch loop that reports partial failures, and
-// a sender for the purge queue.
+// Package queue adapts SQS: a batch loop that reports partial failures
+// (Batch), a sender of purge jobs in batches of ten (Sender) and a sender of
+// single messages, for paper forms (Single).
 package queue
 
 import (

@@ -1,4 +1,6 @@
-// Package workers holds the queue consumers: register notices and purges.
+// Package workers holds the SQS consumers: population-register notices,
+// purges of due deletion jobs, and paper forms. Each decodes a message, hands
+// it to one domain service and reports partial batch failures (queue.Batch).
 package workers
 
 import (
