@@ -61,6 +61,8 @@ var Registry = map[string]Builder{
 	"FormsWorkerFunction":    SQS(wire.FormsWorker),
 	"ProfileFunction":        HTTP(wire.ProfileAPI),
 	"RegisterFeedFunction":   Schedule(wire.RegisterFeed),
+	"SectorSettingsFunction": HTTP(wire.SectorSettingsAPI),
+	"SectorFunction":         HTTP(wire.SectorAPI),
 }
 
 // maxRequestBody is API Gateway's payload limit; handlers apply their own.

@@ -8,6 +8,8 @@
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
+//	SECTORSETTINGS                health personnel's access, research and registry choices (kept
+//	                              on withdrawal: opt-outs); their history is OPTOUT#SECTOR#<time>#<n>#<id>
 //	SCR#g<generation>#...         summary care record content (purged 30 days after an opt-out)
 //	RECEIPT#<id>                  deletion receipts (always kept)
 //	DECEASED                      death registered: status, job (always kept; no health data)
@@ -69,9 +71,12 @@ type Table struct {
 	Now  func() time.Time
 	// Sleep waits between retries of unprocessed batch items; tests may stub it.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PageLimit caps the items per Query page when erasing (0: DynamoDB's
-	// 1 MB pages). Tests use it to cross page boundaries with little data.
+	// PageLimit caps the items per Query page when erasing (0: ErasePage).
+	// Tests use it to cross page boundaries with little data.
 	PageLimit int32
+	// Parallel is how many BatchWriteItem calls an erase keeps in flight
+	// (0: DefaultEraseParallelism; ERASE_PARALLELISM in the template).
+	Parallel int
 }
 
 // NewTable returns the table handle the stores share.
@@ -108,7 +113,7 @@ func keeps(sk string, scope consent.Scope) bool {
 	if scope == consent.ScopeEverything {
 		return false
 	}
-	return sk == skConsent || sk == skSettings || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
+	return sk == skConsent || sk == skSettings || sk == skSector || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
 		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled)
 }
 

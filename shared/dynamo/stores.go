@@ -40,6 +40,9 @@ type (
 	AgeJobStore struct{ *Table }
 )
 
+// SectorStore (sector.go) keeps health personnel's access settings and
+// research and registry choices (SECTORSETTINGS, OPTOUT#SECTOR#).
+
 // Stores are all the stores on one table.
 type Stores struct {
 	Table     *Table
@@ -57,6 +60,7 @@ type Stores struct {
 	Mover     Mover
 	Forms     FormStore
 	AgeJob    AgeJobStore
+	Sector    SectorStore
 }
 
 // NewStores returns every store on table, sharing one handle.
@@ -71,7 +75,7 @@ func StoresOn(t *Table) *Stores {
 		Table: t, Access: AccessStore{t}, Usage: UsageStore{t}, Consent: ConsentStore{t}, Eraser: Eraser{t},
 		Grants: GrantStore{t}, Relations: RelationStore{t}, Settings: SettingsStore{t}, Profile: ProfileStore{t},
 		Deaths: DeathStore{t}, Jobs: JobStore{t}, Ledger: NoticeLedger{t}, Mover: Mover{t}, Forms: FormStore{t},
-		AgeJob: AgeJobStore{t},
+		AgeJob: AgeJobStore{t}, Sector: SectorStore{t},
 	}
 }
 

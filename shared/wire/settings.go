@@ -88,6 +88,10 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &forms.Processor{Store: store.Forms, Settings: env.settingsService(store), Consents: env.consentService(store), Now: env.Now, ChildRecordAge: age}
+	svc, err := env.withdrawingConsentService(store)
+	if err != nil {
+		return nil, err
+	}
+	p := &forms.Processor{Store: store.Forms, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -131,11 +132,14 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
+	svc, err := env.withdrawingConsentService(store)
+	if err != nil {
+		return nil, err
+	}
 	reg, err := env.register()
 	if err != nil {
 		return nil, err
 	}
-	svc := env.consentService(store)
 	svc.Register = persontjenesten.Standing{Client: reg}
 	noticesURL, err := env.require("NOTICES_QUEUE_URL")
 	if err != nil {
@@ -201,8 +205,17 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
+	url, err := env.require("PURGE_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	slice, err := env.seconds("PURGE_SLICE_SECONDS", deletion.DefaultSlice)
+	if err != nil {
+		return nil, err
+	}
 	m := env.Metrics()
-	p := &deletion.Purger{Jobs: store.Jobs, Receipts: store.Consent, Eraser: store.Eraser, Deaths: store.Deaths, Now: env.Now, Log: log, Metrics: m}
+	p := &deletion.Purger{Jobs: store.Jobs, Receipts: store.Consent, Eraser: store.Eraser, Deaths: store.Deaths, Now: env.Now, Log: log, Metrics: m,
+		Continue: queue.Sender{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Slice: slice}
 	return m.SQS("purge-worker", (&workers.Purges{Purger: p, Log: log}).Handle), nil
 }
 
@@ -210,6 +223,42 @@ func PurgeWorker(env Env) (SQSHandler, error) {
 // consent uses.
 func (e Env) consentService(s *dynamo.Stores) *consent.Service {
 	return &consent.Service{Store: s.Consent, Eraser: s.Eraser, Grants: s.Grants, Deaths: s.Deaths, Now: e.Now, NewID: domain.NewID}
+}
+
+// withdrawingConsentService is the consent service of the functions that
+// withdraw with an erase (the API, paper forms): the request erases for
+// WITHDRAW_BUDGET_MS at most and hands the rest to the purge queue
+// (PURGE_QUEUE_URL) as a deletion job.
+func (e Env) withdrawingConsentService(s *dynamo.Stores) (*consent.Service, error) {
+	url, err := e.require("PURGE_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	budget := consent.DefaultBudget
+	if v := e.Getenv("WITHDRAW_BUDGET_MS"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 1 || ms > 25_000 {
+			return nil, fmt.Errorf("WITHDRAW_BUDGET_MS must be a whole number from 1 to 25000, not %q", v)
+		}
+		budget = time.Duration(ms) * time.Millisecond
+	}
+	svc := e.consentService(s)
+	svc.Background = &deletion.Handoff{Jobs: s.Jobs, Queue: queue.Sender{SQS: sqs.NewFromConfig(e.AWS), QueueURL: url}, Now: e.Now, Log: e.logger()}
+	svc.Budget = budget
+	return svc, nil
+}
+
+// seconds reads a duration in whole seconds from the environment.
+func (e Env) seconds(name string, def time.Duration) (time.Duration, error) {
+	v := e.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 900 {
+		return 0, fmt.Errorf("%s must be a whole number of seconds from 1 to 900, not %q", name, v)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // keysAndStore is what every function that handles person ids needs.
@@ -231,7 +280,15 @@ func (e Env) store() (*dynamo.Stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dynamo.Open(e.AWS, table, e.Now), nil
+	s := dynamo.Open(e.AWS, table, e.Now)
+	if v := e.Getenv("ERASE_PARALLELISM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return nil, fmt.Errorf("ERASE_PARALLELISM must be a whole number from 1 to 64, not %q", v)
+		}
+		s.Table.Parallel = n
+	}
+	return s, nil
 }
 
 func (e Env) logger() *slog.Logger {

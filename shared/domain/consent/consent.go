@@ -118,6 +118,10 @@ type Receipt struct {
 	StartedAt   time.Time
 	CompletedAt time.Time
 	Deleted     map[string]int
+	// Next, while Status is ReceiptDeleting after an erase slice, is where
+	// the next slice starts (an opaque cursor: everything before it is
+	// erased). It is never shown to the person.
+	Next string
 }
 
 // Person is whom a request is about, by pseudonymous key only.

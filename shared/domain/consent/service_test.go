@@ -57,7 +57,7 @@ func (m *memStore) Receipt(_ context.Context, _ personkey.Key, id string) (conse
 	return r, nil
 }
 
-func (m *memStore) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope) (consent.Receipt, error) {
+func (m *memStore) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope, _ consent.Slice) (consent.Receipt, error) {
 	m.erased++
 	r := m.receipts[id]
 	r.Status, r.Deleted = consent.ReceiptDone, map[string]int{"usage": 3}

@@ -60,7 +60,7 @@ func TestOverdue(t *testing.T) {
 
 type countingEraser struct{ fakeStore }
 
-func (countingEraser) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope) (consent.Receipt, error) {
+func (countingEraser) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope, _ consent.Slice) (consent.Receipt, error) {
 	return consent.Receipt{ID: id, Status: consent.ReceiptDone, Deleted: map[string]int{"consentlog": 3, "poa": 2}}, nil
 }
 
@@ -90,7 +90,7 @@ func TestPurgeMetrics(t *testing.T) {
 			rec := &purgeRecorder{}
 			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: countingEraser{st}, Deaths: st, Now: time.Now,
 				Log: obs.NewLogger(io.Discard, nil), Metrics: rec}
-			if err := p.Purge(context.Background(), "j"); err != nil {
+			if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: "j"}); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(rec.got, tt.want) {

@@ -23,7 +23,11 @@ const (
 	RoutePut      = "PUT /v1/consent"
 	RouteWithdraw = "DELETE /v1/consent"
 	RouteHistory  = "GET /v1/consent/history"
+	RouteReceipt  = "GET /v1/consent/receipts/{id}"
 )
+
+// ReceiptPath is where a deletion receipt is read (the 202's Location).
+func ReceiptPath(id string) string { return "/v1/consent/receipts/" + id }
 
 // Handler serves the consent routes.
 type Handler struct {
@@ -44,7 +48,7 @@ type Metrics interface {
 // New returns a handler with its routes registered.
 func New(svc *consent.Service, keys *personkey.Keyer, log *slog.Logger) *Handler {
 	h := &Handler{Consent: svc, Keys: keys, Log: log}
-	h.Router = httpapi.NewRouter(log, httpapi.Routes{RouteGet: h.get, RoutePut: h.put, RouteWithdraw: h.withdraw, RouteHistory: h.history})
+	h.Router = httpapi.NewRouter(log, httpapi.Routes{RouteGet: h.get, RoutePut: h.put, RouteWithdraw: h.withdraw, RouteHistory: h.history, RouteReceipt: h.receipt})
 	return h
 }
 
@@ -158,6 +162,22 @@ func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPReque
 	h.Log.InfoContext(ctx, "consent withdrawn", "receipt", r.ID, "status", string(r.Status))
 	if h.Metrics != nil {
 		h.Metrics.Consent(ctx, "withdraw", "")
+	}
+	if r.Status != consent.ReceiptDone {
+		// The consent is withdrawn; the erase goes on in the background.
+		return httpapi.JSON(http.StatusAccepted, toReceiptBody(r), "Location", ReceiptPath(r.ID))
+	}
+	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
+}
+
+func (h *Handler) receipt(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	r, err := h.Consent.Receipt(ctx, p, req.PathParameters["id"])
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
 }

@@ -73,6 +73,21 @@ func (s Sender) SendPurges(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// Continue implements deletion.Continuer: one purge message carrying the
+// job's cursor.
+func (s Sender) Continue(ctx context.Context, jobID, cursor string) error {
+	out, err := s.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &s.QueueURL, Entries: []types.SendMessageBatchRequestEntry{
+		{Id: aws.String("0"), MessageBody: aws.String(deletion.EncodeAt(jobID, cursor))},
+	}})
+	if err != nil {
+		return fmt.Errorf("send continuation: %w", err)
+	}
+	if len(out.Failed) > 0 {
+		return fmt.Errorf("send continuation: refused (%s)", aws.ToString(out.Failed[0].Code))
+	}
+	return nil
+}
+
 // SendOneAPI is the part of the SQS client Single uses.
 type SendOneAPI interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)

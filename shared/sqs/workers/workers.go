@@ -86,11 +86,11 @@ type Purges struct {
 // Handle is the Lambda entry point.
 func (w *Purges) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	return queue.Batch(ctx, w.Log, ev, func(ctx context.Context, m events.SQSMessage) error {
-		id, err := deletion.Decode(m.Body)
+		msg, err := deletion.Decode(m.Body)
 		if err != nil {
 			return err
 		}
-		return w.Purger.Purge(ctx, id)
+		return w.Purger.Purge(ctx, msg)
 	}), nil
 }
 
