@@ -31,8 +31,10 @@
 // The stores (stores.go) are one small type per aggregate, all on one Table
 // handle; each implements its domain package's consumer-side interfaces and
 // returns domain types and sentinel errors (poa.ErrGrantNotFound, ...), never
-// text for a client. This is the only package that imports the DynamoDB
-// client (shared/layers_test.go checks it).
+// text for a client. In shared/ and functions/ it is the only package that
+// imports the DynamoDB client or the SDK's DynamoDB helpers
+// (shared/layers_test.go checks it); infra/ imports them too, to provision
+// tables for local runs and tests, and adapter tests may to seed items.
 package dynamo
 
 import (
