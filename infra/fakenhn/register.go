@@ -2,6 +2,7 @@ package fakenhn
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -241,7 +242,12 @@ func (r *Register) personLocked(digits string) *person {
 	if id, ok := r.byNIN[digits]; ok {
 		return r.persons[id]
 	}
-	p := &person{ID: newPersonID(), NINs: []ninEntry{{Number: digits, Current: true}}}
+	// Like most people, a new person has contact details in the contact
+	// register: made up, stable per id, on example.invalid (never deliverable).
+	sum := sha256.Sum256([]byte("fakenhn-contact\x00" + digits))
+	n := (uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])) % 10_000_000
+	p := &person{ID: newPersonID(), NINs: []ninEntry{{Number: digits, Current: true}},
+		Phone: fmt.Sprintf("+479%07d", n), Email: fmt.Sprintf("person-%x@example.invalid", sum[3:7])}
 	r.persons[p.ID] = p
 	r.byNIN[digits] = p.ID
 	return p
