@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -26,7 +25,7 @@ func RegisterFeed(env Env) (ScheduleHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	table, err := env.require("TABLE_NAME")
+	stores, err := env.store()
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +45,7 @@ func RegisterFeed(env Env) (ScheduleHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.FeedStore{DB: dynamodb.NewFromConfig(env.AWS), Table: table, Now: env.Now}
+	store := dynamo.FeedStore{DB: stores.Table.DB, Table: stores.Table.Name, Now: env.Now}
 	f := &registerfeed.Feed{
 		Register: reg, Cursors: store, Directory: store,
 		Outbox: queue.FeedOutbox{SQS: sqs.NewFromConfig(env.AWS), NoticesURL: noticesURL, DeadLetterURL: dlqURL},
