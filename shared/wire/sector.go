@@ -24,11 +24,11 @@ func SectorSettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := env.sectorStore()
+	stores, err := env.store()
 	if err != nil {
 		return nil, err
 	}
-	svc := &sectoraccess.Service{Store: store, Links: store, Now: env.Now, NewID: domain.NewID}
+	svc := &sectoraccess.Service{Store: stores.Sector, Links: stores.Sector, Deaths: stores.Deaths, Now: env.Now, NewID: domain.NewID}
 	return sectorsettingsapi.New(sectorsettingsapi.Handler{Service: svc, Keys: keys, Log: env.logger()}).Handle, nil
 }
 

@@ -42,12 +42,21 @@ type Links interface {
 	ChildBirth(ctx context.Context, parent, child personkey.Key) (birth nin.Date, ok bool, err error)
 }
 
+// Deaths says whether the population register reports a person dead.
+type Deaths interface {
+	Deceased(ctx context.Context, key personkey.Key) (bool, error)
+}
+
 // Service reads and changes the settings by the same rules for every caller.
 type Service struct {
 	Store Store
 	Links Links
-	Now   func() time.Time
-	NewID func() string
+	// Deaths, when set, bars a deceased caller or child: from a death
+	// notice on, nobody acts as or for that person. Their settings keep
+	// binding the sector until the deletion 30 days later.
+	Deaths Deaths
+	Now    func() time.Time
+	NewID  func() string
 }
 
 // Who is who changes a setting, and how.
@@ -82,6 +91,9 @@ func ServiceFor(p PurposeInfo) string {
 // and the catalogue gives parents service at the child's age. Attorneys
 // never: a power of attorney gives no access to the grantor's settings.
 func (s *Service) Subject(ctx context.Context, caller personkey.Key, child personkey.Key, service string) (personkey.Key, By, error) {
+	if err := s.alive(ctx, caller); err != nil {
+		return "", "", err
+	}
 	if child == "" || child == caller {
 		return caller, BySelf, nil
 	}
@@ -92,7 +104,24 @@ func (s *Service) Subject(ctx context.Context, caller personkey.Key, child perso
 	if !ok || !ParentMay(service, clock.Age(birth, s.Now())) {
 		return "", "", domain.Errorf(domain.EForbidden, "not_your_child", "You can change these settings only for your own children, at the ages the service allows.")
 	}
+	if err := s.alive(ctx, child); err != nil {
+		return "", "", err
+	}
 	return child, ByParent, nil
+}
+
+func (s *Service) alive(ctx context.Context, key personkey.Key) error {
+	if s.Deaths == nil {
+		return nil
+	}
+	dead, err := s.Deaths.Deceased(ctx, key)
+	if err != nil {
+		return fmt.Errorf("check death marker: %w", err)
+	}
+	if dead {
+		return domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
+	}
+	return nil
 }
 
 // ParentMay reports whether the catalogue gives a parent the service for a

@@ -430,6 +430,34 @@ func TestSettingsSurviveWithdrawal(t *testing.T) {
 	}
 }
 
+// TestDeceased: from a death notice on, nobody acts as or for the person,
+// and the settings keep binding the sector until the delayed deletion.
+func TestDeceased(t *testing.T) {
+	w := newWorld(t)
+	w.consent(kari)
+	w.parent(kari, small)
+	w.call("settings", "sector-settings/prescriptions.json")
+	deaths := dynamo.NewStores(w.local.DynamoDB, w.local.Table("PrivacyTable"), time.Now).Deaths
+	dead := func(pid string) {
+		if _, err := deaths.RecordDeath(context.Background(), personkey.Key(w.ref(pid)), "frg-death-"+pid, day0, day0.AddDate(0, 0, 30)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead(small)
+	if r := w.call("settings", "sector-settings/summary-care-record-child.json", body(fmt.Sprintf(`{"limited":true,"blockedProfessionals":[],"appointmentHistoryBlocked":false,"child":%q}`, small))); r.Status != 403 || r.Body["code"] != "deceased" {
+		t.Errorf("parent acting for a deceased child: %d %s", r.Status, r.Raw)
+	}
+	dead(kari)
+	for _, fixture := range []string{"sector-settings/get.json", "sector-settings/summary-care-record.json", "sector-settings/research-set.json"} {
+		if r := w.call("settings", fixture); r.Status != 403 || r.Body["code"] != "deceased" {
+			t.Errorf("deceased caller on %s: %d %s", fixture, r.Status, r.Raw)
+		}
+	}
+	if got := w.decide(kari, "1234567", "prescription", rxX, false); got != "denied/rx_blocked_professionals" {
+		t.Errorf("the settings of a deceased person still bind until the deletion: %s", got)
+	}
+}
+
 // TestOneRoundTripPerDecision counts DynamoDB operations per decision, for
 // every kind of question, with settings that need the GP register too.
 func TestOneRoundTripPerDecision(t *testing.T) {
