@@ -8,6 +8,8 @@ PYTHON    ?= python3
 BIN       := bin
 PID       ?= 14838500073
 SCOPE     ?=
+# CLIENT: mint a machine client's token instead (make token CLIENT=kjernejournal SCOPE=sector:read).
+CLIENT    ?=
 # Largest bootstrap `make size` accepts (10 MB; cold starts grow with it).
 MAX_BINARY ?= 10000000
 GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
@@ -30,24 +32,38 @@ run:
 	@GO="$(GO)" bash infra/scripts/build.sh $(BIN)/local ./infra/cmd/local
 	$(BIN)/local run -addr "$(ADDR)"
 
-## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"])
+## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"]; a machine client: CLIENT=<id> SCOPE=sector:read)
 token: $(BIN)/local
-	@$(BIN)/local token -pid "$(PID)" -scope "$(SCOPE)"
+	@$(BIN)/local token $(if $(CLIENT),-client "$(CLIENT)",-pid "$(PID)") -scope "$(SCOPE)"
 
 # --- against a running `make run`, from a second terminal --------------------
 FN        ?= SweeperFunction
 DAYS      ?=
 ADVANCE   ?=
 
-.PHONY: sweep clock need-test lint-openapi
+TYPE      ?=
+NEW_PID   ?=
+PARENT    ?=
+CHILD     ?=
 
-## sweep: run a scheduled function now, as its schedule would (make sweep [FN=SweeperFunction])
+.PHONY: sweep trigger clock register-event need-test lint-openapi
+
+## sweep: run a scheduled function now, as its schedule would, and print what it did (make sweep [FN=SweeperFunction])
 sweep: $(BIN)/local
 	@$(BIN)/local trigger -addr "$(ADDR)" "$(FN)"
+
+## trigger: the same for any scheduled function (make trigger FN=AgeTransitionsFunction)
+trigger: sweep
 
 ## clock: show the functions' clock, or move it forward (make clock DAYS=30 | make clock ADVANCE=36h)
 clock: $(BIN)/local
 	@$(BIN)/local clock -addr "$(ADDR)" $(if $(DAYS),-days "$(DAYS)") $(if $(ADVANCE),-advance "$(ADVANCE)")
+
+## register-event: add an event to the fake population register (make register-event TYPE=death PID=<id>;
+##   TYPE=death_annulled|discontinued PID=..; TYPE=id_change PID=.. NEW_PID=..;
+##   TYPE=parental_responsibility_set|parental_responsibility_ended PARENT=.. CHILD=..); then make sweep FN=RegisterFeedFunction
+register-event: $(BIN)/local
+	@$(BIN)/local register-event -addr "$(ADDR)" -type "$(TYPE)" $(if $(filter parental_%,$(TYPE)),,-pid "$(PID)") $(if $(NEW_PID),-new-pid "$(NEW_PID)") $(if $(PARENT),-parent "$(PARENT)") $(if $(CHILD),-child "$(CHILD)")
 
 ## personkey: print a person's local table key (make personkey PID=<11 digits>), for the AWS CLI
 personkey: $(BIN)/local
@@ -62,6 +78,19 @@ FORCE:
 ## test: formatting, vet, staticcheck, template checks, unit + integration tests (moto started by the tests)
 test: need-test fmt-check vet staticcheck template-check
 	$(GO) test -count=1 ./...
+	$(MAKE) race-tests
+
+# Tests that race parallel clients on one item (the emulator's proxy gives
+# DynamoDB's per-request atomicity, infra/emulator): run a few more times,
+# as a flake here means a lost update. `make race-tests RACE_COUNT=200` for proof.
+RACE_COUNT ?= 5
+RACE_TESTS := TestConcurrentTransactionsAreAtomic|TestConcurrentStoreWritesWithoutIfMatch|TestConcurrentChangeExactlyOneWins|TestSaveNextOfKinIsConditional|TestConcurrentAddAsClosestExactlyOneWins|TestConcurrentSetClosestExactlyOneWins|TestConcurrentChangesWithIfMatch|TestConcurrentErasesCountOnce
+RACE_PKGS  := ./infra/emulator ./shared/dynamo ./shared/http/consentapi ./shared/http/profileapi
+
+.PHONY: race-tests
+## race-tests: the concurrency tests, RACE_COUNT times each
+race-tests:
+	$(GO) test -count=$(RACE_COUNT) -run '^($(RACE_TESTS))$$' $(RACE_PKGS)
 
 need-test:
 	@$(NEED) go python3 moto_server cfn-lint samtranslator curl aws
@@ -141,5 +170,14 @@ build-SettingsFunction:
 build-FormsFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms
 
+build-RegisterFeedFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/register-feed
+
 build-FormsWorkerFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms-worker
+
+build-SectorSettingsFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sector-settings
+
+build-SectorFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sector

@@ -16,10 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -255,4 +257,62 @@ func request(ev events.APIGatewayV2HTTPRequest) (*http.Request, error) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return req, nil
+}
+
+// Lint checks the structural rules of Redocly's recommended ruleset that
+// are cheap to check without Node (make lint-openapi runs Redocly itself):
+// every operation has a summary, a unique operationId, tags that the
+// document declares, a 2xx and a 4xx response; every declared tag has a
+// description. It returns one line per violation, sorted.
+func Lint(doc *openapi3.T) []string {
+	var out []string
+	declared := map[string]bool{}
+	for _, tag := range doc.Tags {
+		declared[tag.Name] = true
+		if strings.TrimSpace(tag.Description) == "" {
+			out = append(out, fmt.Sprintf("tag %s: no description (tag-description)", tag.Name))
+		}
+	}
+	ids := map[string]string{}
+	paths := doc.Paths.Map()
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
+		ops := paths[path].Operations()
+		for _, method := range slices.Sorted(maps.Keys(ops)) {
+			op, where := ops[method], method+" "+path
+			if strings.TrimSpace(op.Summary) == "" {
+				out = append(out, where+": no summary (operation-summary)")
+			}
+			switch prev, dup := ids[op.OperationID]; {
+			case op.OperationID == "":
+				out = append(out, where+": no operationId (operation-operationId)")
+			case dup:
+				out = append(out, fmt.Sprintf("%s: operationId %s is also %s's (operation-operationId-unique)", where, op.OperationID, prev))
+			default:
+				ids[op.OperationID] = where
+			}
+			if len(op.Tags) == 0 {
+				out = append(out, where+": no tag (operation-tag-defined)")
+			}
+			for _, tag := range op.Tags {
+				if !declared[tag] {
+					out = append(out, fmt.Sprintf("%s: tag %s is not declared under tags (operation-tag-defined)", where, tag))
+				}
+			}
+			var has2xx, has4xx bool
+			if op.Responses != nil {
+				for status := range op.Responses.Map() {
+					has2xx = has2xx || strings.HasPrefix(status, "2")
+					has4xx = has4xx || strings.HasPrefix(status, "4")
+				}
+			}
+			if !has2xx {
+				out = append(out, where+": no 2xx response (operation-2xx-response)")
+			}
+			if !has4xx {
+				out = append(out, where+": no 4xx response (operation-4xx-response)")
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -18,7 +18,6 @@ import (
 
 	"privacycore/infra/apispec"
 	"privacycore/infra/emulator"
-	"privacycore/infra/localrun"
 	"privacycore/infra/stack"
 	"privacycore/infra/testenv"
 	"privacycore/shared/domain"
@@ -115,19 +114,7 @@ func TestTemplateRoutesMatchSpec(t *testing.T) {
 // request and the response against the document.
 func TestFixturesReplay(t *testing.T) {
 	local := testenv.New(t)
-	handlers := map[string]wire.HTTPHandler{}
-	for _, f := range local.Resolved.Functions {
-		if len(f.Routes) == 0 {
-			continue
-		}
-		h, err := localrun.Registry[f.LogicalID](wire.Env{AWS: local.AWS, Getenv: local.Getenv(f), Log: io.Discard, Now: time.Now})
-		if err != nil {
-			t.Fatalf("build %s: %v", f.LogicalID, err)
-		}
-		for _, r := range f.Routes {
-			handlers[r.Key()] = h.(wire.HTTPHandler)
-		}
-	}
+	handlers := routeHandlers(t, local)
 	files, err := filepath.Glob(filepath.Join(repoRoot(t), "events", "*", "*.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +330,7 @@ var codeValues = map[string]domain.Code{
 	"EInvalid": domain.EInvalid, "EUnauthorized": domain.EUnauthorized, "EForbidden": domain.EForbidden,
 	"ENotFound": domain.ENotFound, "EConflict": domain.EConflict, "EPreconditionFailed": domain.EPreconditionFailed,
 	"ETooLarge": domain.ETooLarge, "EMethodNotAllowed": domain.EMethodNotAllowed, "EUnsupportedMedia": domain.EUnsupportedMedia,
-	"EInternal": domain.EInternal,
+	"EInternal": domain.EInternal, "EUnavailable": domain.EUnavailable,
 }
 
 // problemCodes reads the status const and the code enum (or const) of a

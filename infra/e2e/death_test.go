@@ -61,7 +61,8 @@ func TestDeathClosesEveryDoor(t *testing.T) {
 			return w.call("settings", "settings/patient-record.json", kari, `{"enabled":false,"child":"`+small+`"}`, nil)
 		}, "deceased"},
 		{"giving consent", func() resp { return w.call("consent", "consent/give.json", kari, "", nil) }, "deceased"},
-		{"the profile", func() resp { return w.call("profile", "profile/set-channel.json", kari, "", nil) }, "deceased"},
+		// The death notice withdrew consent, and the profile checks consent first.
+		{"the profile", func() resp { return w.call("profile", "profile/set-channel.json", kari, "", nil) }, "consent_required"},
 	}
 	for _, c := range refusals {
 		t.Run(c.name, func(t *testing.T) {

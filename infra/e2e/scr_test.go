@@ -66,7 +66,7 @@ func TestSCRSurvivesWithdrawal(t *testing.T) {
 		t.Fatalf("restore within the window: %d %s", r.Status, r.Raw)
 	}
 	w.clock.Advance(2 * 24 * time.Hour)
-	if err := w.sweep(context.Background()); err != nil {
+	if _, err := w.sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.drain("PurgeQueue", "purge")
@@ -88,7 +88,7 @@ func TestSCRSurvivesWithdrawal(t *testing.T) {
 	// The death purge takes everything.
 	w.death(kari)
 	w.clock.Advance(31 * 24 * time.Hour)
-	if err := w.sweep(context.Background()); err != nil {
+	if _, err := w.sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.drain("PurgeQueue", "purge")

@@ -1,5 +1,6 @@
 // Package emulator starts and stops moto_server, the local emulation of the
-// DynamoDB and SQS APIs, on a free loopback port.
+// DynamoDB and SQS APIs, on a free loopback port, behind a proxy that gives
+// DynamoDB requests DynamoDB's per-request atomicity (see proxy).
 package emulator
 
 import (
@@ -23,17 +24,35 @@ const (
 	AccountID = "123456789012"
 )
 
-// Server is a running moto_server.
+// Server is a running moto_server and the proxy in front of it.
 type Server struct {
+	// Endpoint is the proxy's URL: every client talks to moto through it.
 	Endpoint string
-	cmd      *exec.Cmd
-	done     chan struct{}
+	// Moto is moto_server's own URL, without the proxy's serialisation.
+	Moto  string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	proxy *proxy
 }
 
-// Start runs moto_server on 127.0.0.1 on a free port (or on port, if not 0)
-// and waits until it answers. Output goes to logw (may be nil). The server
-// dies with this process even if Stop is never called (Linux Pdeathsig).
+// Start runs moto_server on 127.0.0.1 on a free port and the proxy in front
+// of it on port (a free port if 0), and waits until it answers. Output goes
+// to logw (may be nil). The server dies with this process even if Stop is
+// never called (Linux Pdeathsig).
 func Start(ctx context.Context, port int, logw io.Writer) (*Server, error) {
+	s, err := startMoto(ctx, logw)
+	if err != nil {
+		return nil, err
+	}
+	if s.proxy, err = startProxy(port, s.Moto); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	s.Endpoint = s.proxy.URL()
+	return s, nil
+}
+
+func startMoto(ctx context.Context, logw io.Writer) (*Server, error) {
 	bin := os.Getenv("MOTO_SERVER")
 	if bin == "" {
 		bin = "moto_server"
@@ -43,21 +62,15 @@ func Start(ctx context.Context, port int, logw io.Writer) (*Server, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		p := port
-		if p == 0 {
-			var err error
-			if p, err = freePort(); err != nil {
-				return nil, err
-			}
+		p, err := freePort()
+		if err != nil {
+			return nil, err
 		}
 		s, err := start(ctx, bin, p, logw)
 		if err == nil {
 			return s, nil
 		}
 		lastErr = err
-		if port != 0 {
-			break
-		}
 	}
 	return nil, lastErr
 }
@@ -72,11 +85,11 @@ func start(ctx context.Context, bin string, port int, logw io.Writer) (*Server, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	s := &Server{Moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/moto-api/", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Moto+"/moto-api/", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -108,6 +121,9 @@ func start(ctx context.Context, bin string, port int, logw io.Writer) (*Server, 
 func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
+	}
+	if s.proxy != nil {
+		s.proxy.close()
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -11,14 +12,11 @@ import (
 	"time"
 
 	"privacycore/infra/localrun"
+	"privacycore/shared/wire"
 )
 
 // triggerAnswer is the body of a successful POST /_local/schedules/{Function}.
-type triggerAnswer struct {
-	Function  string `json:"function"`
-	OK        bool   `json:"ok"`
-	RequestID string `json:"requestId"`
-}
+type triggerAnswer = localrun.TriggerResult
 
 type problemDetail struct {
 	problemBody
@@ -74,7 +72,7 @@ func TestTrigger(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := f.runner.Trigger(context.Background(), tt.function)
+				res, err := f.runner.Trigger(context.Background(), tt.function)
 				switch {
 				case tt.wantErr == "" && err != nil:
 					t.Fatalf("Trigger(%s): %v", tt.function, err)
@@ -85,6 +83,10 @@ func TestTrigger(t *testing.T) {
 				}
 				if got := len(f.sweep.all()); got != tt.wantSweep {
 					t.Errorf("SweeperFunction runs: got %d, want %d", got, tt.wantSweep)
+				}
+				// The fake says which run it was: the result is the function's own.
+				if want := (wire.ScheduleResult{"run": tt.wantSweep}); tt.wantErr == "" && !maps.Equal(res, want) {
+					t.Errorf("result: got %v, want %v", res, want)
 				}
 			})
 		}
@@ -136,8 +138,8 @@ func TestTrigger(t *testing.T) {
 					if err := json.Unmarshal(r.Body, &got); err != nil {
 						t.Fatal(err)
 					}
-					want := triggerAnswer{Function: tt.function, OK: true, RequestID: runs[0].RequestID}
-					if got != want {
+					want := triggerAnswer{Function: tt.function, OK: true, RequestID: runs[0].RequestID, Result: wire.ScheduleResult{"run": before + 1}}
+					if !reflect.DeepEqual(got, want) {
 						t.Errorf("answer: got %+v, want %+v", got, want)
 					}
 					return

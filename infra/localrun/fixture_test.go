@@ -205,15 +205,16 @@ type scheduleRun struct {
 
 func (s *scheduleFake) build(env wire.Env) (wire.ScheduleHandler, error) {
 	s.env = env
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (wire.ScheduleResult, error) {
 		var id string
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			id = lc.AwsRequestID
 		}
 		s.mu.Lock()
 		s.runs = append(s.runs, scheduleRun{RequestID: id, Now: env.Now()})
+		n := len(s.runs)
 		s.mu.Unlock()
-		return s.err
+		return wire.ScheduleResult{"run": n}, s.err
 	}, nil
 }
 

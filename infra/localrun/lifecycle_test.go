@@ -27,7 +27,7 @@ func TestNewChecksHandlers(t *testing.T) {
 		}, nil
 	})
 	schedH := localrun.Schedule(func(wire.Env) (wire.ScheduleHandler, error) {
-		return func(context.Context) error { return nil }, nil
+		return func(context.Context) (wire.ScheduleResult, error) { return nil, nil }, nil
 	})
 	httpH := localrun.HTTP(func(wire.Env) (wire.HTTPHandler, error) {
 		return func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

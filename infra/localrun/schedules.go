@@ -51,15 +51,16 @@ func (r *Runner) addSchedules(f stack.Function, h any) error {
 }
 
 // Trigger runs a scheduled function now, as its schedule would, with a
-// fresh Lambda request id on ctx. Schedules never fire by themselves
-// locally. The error is the handler's, or wraps ErrUnknownFunction.
-func (r *Runner) Trigger(ctx context.Context, function string) error {
-	_, err := r.trigger(ctx, function)
-	return err
+// fresh Lambda request id on ctx, and returns what the function says it
+// did. Schedules never fire by themselves locally. The error is the
+// handler's, or wraps ErrUnknownFunction.
+func (r *Runner) Trigger(ctx context.Context, function string) (wire.ScheduleResult, error) {
+	_, res, err := r.trigger(ctx, function)
+	return res, err
 }
 
 // trigger is Trigger that also returns the request id it used.
-func (r *Runner) trigger(ctx context.Context, function string) (string, error) {
+func (r *Runner) trigger(ctx context.Context, function string) (string, wire.ScheduleResult, error) {
 	var h wire.ScheduleHandler
 	for _, s := range r.schedules {
 		if s.Function == function {
@@ -69,27 +70,30 @@ func (r *Runner) trigger(ctx context.Context, function string) (string, error) {
 	}
 	if h == nil {
 		if _, ok := r.Local.Function(function); ok {
-			return "", fmt.Errorf("%w: %s has no Schedule or ScheduleV2 event in the template", ErrUnknownFunction, function)
+			return "", nil, fmt.Errorf("%w: %s has no Schedule or ScheduleV2 event in the template", ErrUnknownFunction, function)
 		}
-		return "", fmt.Errorf("%w: %q is not a function of the template", ErrUnknownFunction, function)
+		return "", nil, fmt.Errorf("%w: %q is not a function of the template", ErrUnknownFunction, function)
 	}
 	id := newRequestID()
 	start := time.Now()
-	err := invokeSchedule(lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: id}), h)
-	attrs := []any{"function", function, "requestId", id, "durationMs", time.Since(start).Milliseconds()}
+	res, err := invokeSchedule(lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: id}), h)
+	attrs := []any{"function", function, "requestId", id, "durationMs", time.Since(start).Milliseconds(), "result", res}
 	if err != nil {
 		r.Log.Error("scheduled function failed", append(attrs, "err", err)...)
-		return id, fmt.Errorf("%s: %w", function, err)
+		return id, res, fmt.Errorf("%s: %w", function, err)
 	}
 	r.Log.Info("scheduled function ran", attrs...)
-	return id, nil
+	if res == nil {
+		res = wire.ScheduleResult{}
+	}
+	return id, res, nil
 }
 
 // invokeSchedule calls h; a panic is an invocation error, as in the Lambda runtime.
-func invokeSchedule(ctx context.Context, h wire.ScheduleHandler) (err error) {
+func invokeSchedule(ctx context.Context, h wire.ScheduleHandler) (res wire.ScheduleResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panicked: %v", p)
+			res, err = nil, fmt.Errorf("handler panicked: %v", p)
 		}
 	}()
 	return h(ctx)

@@ -83,6 +83,8 @@ func (l *Local) Table(id string) string {
 // for it, over the variables that point the SDK at the emulator.
 func (l *Local) Getenv(f Function) func(string) string {
 	env := l.Server.Env()
+	// As Lambda does; logs and the ColdStart metric name the function by it.
+	env["AWS_LAMBDA_FUNCTION_NAME"] = f.LogicalID
 	for k, v := range f.Env {
 		env[k] = v
 	}

@@ -120,7 +120,7 @@ func TestTemplateAlarms(t *testing.T) {
 			}
 		}
 	}
-	want = append(want, "Sub:PrivacyCore/${Stage}/"+metrics.OverdueJobs+" "+metrics.Function+"="+metrics.SweeperFunction)
+	want = append(want, "Sub:PrivacyCore/${Stage}/"+metrics.OverdueJobs+" "+metrics.Service+"="+metrics.DefaultService+" "+metrics.Function+"="+metrics.SweeperFunction)
 	for _, w := range want {
 		if !slices.Contains(alarms, w) {
 			t.Errorf("no alarm on %s", w)

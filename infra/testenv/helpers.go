@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -62,4 +63,56 @@ func SortKeys(t testing.TB, l *stack.Local, pk string) []string {
 		}
 	}
 	return sks
+}
+
+// BatchPut writes items to the stack's table with BatchWriteItem, four
+// batches of 25 in flight: seeding thousands of items takes seconds, not
+// the minutes of one PutItem each.
+func BatchPut(t testing.TB, l *stack.Local, items []map[string]any) {
+	t.Helper()
+	table := l.Table("PrivacyTable")
+	var batches [][]types.WriteRequest
+	var cur []types.WriteRequest
+	for _, it := range items {
+		av, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur = append(cur, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+		if len(cur) == 25 {
+			batches, cur = append(batches, cur), nil
+		}
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	work := make(chan []types.WriteRequest)
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				pending := map[string][]types.WriteRequest{table: b}
+				for len(pending[table]) > 0 {
+					out, err := l.DynamoDB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: pending})
+					if err != nil {
+						errs <- err
+						return
+					}
+					pending = out.UnprocessedItems
+				}
+			}
+		}()
+	}
+	for _, b := range batches {
+		work <- b
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
 }

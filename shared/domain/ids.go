@@ -15,3 +15,20 @@ func NewID() string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// ValidID reports whether id has the shape NewID gives (32 lower-case hex
+// characters), so a malformed id is refused before any read.
+func ValidID(id string) bool { return IsLowerHex(id, 32) }
+
+// IsLowerHex reports whether s is n lower-case hex digits.
+func IsLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -81,7 +81,7 @@ func (s AccessStore) AccessRecords(ctx context.Context, actor, subject personkey
 				return access.Records{}, fmt.Errorf("decode grant: %w", err)
 			}
 			pg := g.grant()
-			r.Grant = &access.Grant{Areas: pg.Areas, ValidFrom: pg.ValidFrom, ValidTo: pg.ValidTo}
+			r.Grant = &access.Grant{Areas: pg.Areas, ValidFrom: pg.ValidFrom, ValidTo: pg.ValidTo, ConfirmedAt: pg.CreatedAt}
 		}
 	}
 	if actor == subject {
@@ -199,21 +199,4 @@ func (s *Table) newestFirst(ctx context.Context, pk, prefix string, limit int, c
 		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
 	}
 	return out.Items, next, nil
-}
-
-// Barred says why a person may not use logged-in services at all right now
-// ("emergency_block" or "deceased"), or "" if nothing bars them. Consent
-// levels are each feature's own business; this is the common floor.
-func (s AccessStore) Barred(ctx context.Context, key personkey.Key) (string, error) {
-	r, err := s.AccessRecords(ctx, key, key)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case r.Subject.Deceased:
-		return "deceased", nil
-	case r.Subject.Settings.EmergencyBlock:
-		return "emergency_block", nil
-	}
-	return "", nil
 }

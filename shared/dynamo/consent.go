@@ -40,6 +40,8 @@ type eventItem struct {
 	PatientTravel bool   `dynamodbav:"patientTravel"`
 	Channel       string `dynamodbav:"channel"`
 	Version       int64  `dynamodbav:"version"`
+	FormID        string `dynamodbav:"formId,omitempty"`
+	Operator      string `dynamodbav:"operator,omitempty"`
 }
 
 type receiptItem struct {
@@ -89,17 +91,12 @@ func (s ConsentStore) Apply(ctx context.Context, key personkey.Key, next consent
 	if err != nil {
 		return fmt.Errorf("encode consent item: %w", err)
 	}
-	put := &types.Put{TableName: &s.Name, Item: state}
-	if expect == 0 {
-		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		put.ConditionExpression = aws.String("#v = :v")
-		put.ExpressionAttributeNames = map[string]string{"#v": "version"}
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(expect)}}
-	}
+	cond, names, vals := atVersion(expect)
+	put := &types.Put{TableName: &s.Name, Item: state, ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
 	event, err := attributevalue.MarshalMap(eventItem{
 		PK: pk, SK: skConsentLog + ev.At.UTC().Format(timeLayout) + "#" + ev.ID, ID: ev.ID, At: ev.At.UTC().Format(timeLayout),
 		Action: string(ev.Action), Level: string(ev.Level), PatientTravel: ev.PatientTravel, Channel: string(ev.Channel), Version: ev.Version,
+		FormID: ev.FormID, Operator: ev.Operator,
 	})
 	if err != nil {
 		return fmt.Errorf("encode consent event: %w", err)
@@ -142,6 +139,7 @@ func (s ConsentStore) History(ctx context.Context, key personkey.Key, limit int,
 		evs = append(evs, consent.Event{
 			ID: it.ID, At: at, Action: consent.Action(it.Action), Level: consent.Level(it.Level),
 			PatientTravel: it.PatientTravel, Channel: consent.Channel(it.Channel), Version: it.Version,
+			FormID: it.FormID, Operator: it.Operator,
 		})
 	}
 	return evs, next, nil

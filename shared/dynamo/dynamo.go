@@ -8,6 +8,8 @@
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
+//	SECTORSETTINGS                health personnel's access, research and registry choices (kept
+//	                              on withdrawal: opt-outs); their history is OPTOUT#SECTOR#<time>#<n>#<id>
 //	SCR#g<generation>#...         summary care record content (kept on withdrawal: national record;
 //	                              purged 30 days after an opt-out, and by the death purge)
 //	RECEIPT#<id>                  deletion receipts (always kept)
@@ -26,14 +28,24 @@
 // Other partitions: JOB#<id> (delayed deletion jobs; pending ones carry
 // dueBucket/dueAt and so appear in the sparse ByDue index, which the sweeper
 // queries), NOTICE#<id> (processed register notices, expiring by TTL).
+//
+// The stores (stores.go) are one small type per aggregate, all on one Table
+// handle; each implements its domain package's consumer-side interfaces and
+// returns domain types and sentinel errors (poa.ErrGrantNotFound, ...), never
+// text for a client. In shared/ and functions/ it is the only package that
+// imports the DynamoDB client or the SDK's DynamoDB helpers
+// (shared/layers_test.go checks it); infra/ imports them too, to provision
+// tables for local runs and tests, and adapter tests may to seed items.
 package dynamo
 
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -62,9 +74,12 @@ type Table struct {
 	Now  func() time.Time
 	// Sleep waits between retries of unprocessed batch items; tests may stub it.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PageLimit caps the items per Query page when erasing (0: DynamoDB's
-	// 1 MB pages). Tests use it to cross page boundaries with little data.
+	// PageLimit caps the items per Query page when erasing (0: ErasePage).
+	// Tests use it to cross page boundaries with little data.
 	PageLimit int32
+	// Parallel is how many BatchWriteItem calls an erase keeps in flight
+	// (0: DefaultEraseParallelism; ERASE_PARALLELISM in the template).
+	Parallel int
 }
 
 // NewTable returns the table handle the stores share.
@@ -105,7 +120,7 @@ func keeps(sk string, scope consent.Scope) bool {
 	// facts, and the summary care record with its settings: the SCR is the
 	// national record (Norsk helsenett), not portal data; only an opt-out
 	// plus 30 days (an SCR scope above) or the death purge removes it.
-	return sk == skConsent || sk == skSettings || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
+	return sk == skConsent || sk == skSettings || sk == skSector || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
 		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled) ||
 		strings.HasPrefix(sk, skSCR)
 }
@@ -115,6 +130,16 @@ func keeps(sk string, scope consent.Scope) bool {
 func kindOf(sk string) string {
 	head, _, _ := strings.Cut(sk, "#")
 	return strings.ToLower(head)
+}
+
+// atVersion is the condition of an optimistic write: the item is still at
+// version expect, or (expect 0) does not exist yet.
+func atVersion(expect int64) (cond *string, names map[string]string, vals map[string]types.AttributeValue) {
+	if expect == 0 {
+		return aws.String("attribute_not_exists(pk)"), nil, nil
+	}
+	return aws.String("#v = :v"), map[string]string{"#v": "version"},
+		map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}
 }
 
 func isConditionFailed(err error) bool {

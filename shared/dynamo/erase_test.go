@@ -126,11 +126,11 @@ func TestEraseResumesExactlyAfterACrashAnywhere(t *testing.T) {
 			id := f.person(t, key, 60)
 			crashing := dynamo.Eraser{Table: dynamo.NewTable(&crashAfter{DB: f.db, n: crashAt}, f.table, f.now)}
 			crashing.PageLimit = 20
-			_, firstErr := crashing.Erase(context.Background(), key, id, consent.ScopeWithdrawal)
+			_, firstErr := crashing.Erase(context.Background(), key, id, consent.ScopeWithdrawal, consent.Slice{})
 
 			healthy := dynamo.Eraser{Table: dynamo.NewTable(f.db, f.table, f.now)}
 			healthy.PageLimit = 20
-			r, err := healthy.Erase(context.Background(), key, id, consent.ScopeWithdrawal)
+			r, err := healthy.Erase(context.Background(), key, id, consent.ScopeWithdrawal, consent.Slice{})
 			if err != nil {
 				t.Fatalf("resume: %v (first run: %v)", err, firstErr)
 			}
@@ -160,7 +160,7 @@ func TestConcurrentErasesCountOnce(t *testing.T) {
 		wg.Go(func() {
 			s := dynamo.Eraser{Table: dynamo.NewTable(f.db, f.table, f.now)}
 			s.PageLimit = 10
-			results[i], errs[i] = s.Erase(context.Background(), key, id, consent.ScopeWithdrawal)
+			results[i], errs[i] = s.Erase(context.Background(), key, id, consent.ScopeWithdrawal, consent.Slice{})
 		})
 	}
 	wg.Wait()
@@ -179,7 +179,7 @@ func TestEraseEverythingKeepsOnlyReceipts(t *testing.T) {
 	f := eraseFixture{table: local.Table("PrivacyTable"), db: local.DynamoDB, now: time.Now}
 	key := personkey.Key("dead")
 	id := f.person(t, key, 5)
-	r, err := dynamo.NewStores(f.db, f.table, f.now).Eraser.Erase(context.Background(), key, id, consent.ScopeEverything)
+	r, err := dynamo.NewStores(f.db, f.table, f.now).Eraser.Erase(context.Background(), key, id, consent.ScopeEverything, consent.Slice{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ type formItem struct {
 	PK           string `dynamodbav:"pk"`
 	SK           string `dynamodbav:"sk"`
 	FormID       string `dynamodbav:"formId"`
+	Operator     string `dynamodbav:"operator"`
 	Kind         string `dynamodbav:"kind"`
 	Status       string `dynamodbav:"status"`
 	Reason       string `dynamodbav:"reason,omitempty"`
@@ -37,7 +38,7 @@ type formItem struct {
 // with this id exists (its record is returned).
 func (s FormStore) CreateForm(ctx context.Context, r forms.Record) (forms.Record, bool, error) {
 	item, err := attributevalue.MarshalMap(formItem{
-		PK: formPK(r.FormID), SK: skForm, FormID: r.FormID, Kind: string(r.Kind), Status: string(forms.Received),
+		PK: formPK(r.FormID), SK: skForm, FormID: r.FormID, Operator: string(r.Operator), Kind: string(r.Kind), Status: string(forms.Received),
 		ReceivedDate: r.ReceivedDate, SubmittedAt: r.SubmittedAt.UTC().Format(timeLayout), Digest: r.Digest,
 	})
 	if err != nil {
@@ -70,7 +71,7 @@ func (s FormStore) Form(ctx context.Context, id string) (forms.Record, bool, err
 	}
 	sub, _ := time.Parse(timeLayout, it.SubmittedAt)
 	dec, _ := time.Parse(timeLayout, it.DecidedAt)
-	return forms.Record{FormID: it.FormID, Kind: forms.Kind(it.Kind), Status: forms.Status(it.Status), Reason: it.Reason,
+	return forms.Record{FormID: it.FormID, Operator: forms.Operator(it.Operator), Kind: forms.Kind(it.Kind), Status: forms.Status(it.Status), Reason: it.Reason,
 		ReceivedDate: it.ReceivedDate, SubmittedAt: sub, DecidedAt: dec, Digest: it.Digest}, true, nil
 }
 

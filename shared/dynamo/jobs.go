@@ -133,15 +133,39 @@ func (s JobStore) Start(ctx context.Context, id string, now time.Time) (deletion
 	return it.job(), true, nil
 }
 
+// Create implements deletion.JobCreator: a pending job due at j.DueAt (so
+// in the ByDue index), unless a job with its id exists.
+func (s JobStore) Create(ctx context.Context, j deletion.Job) (bool, error) {
+	it := jobItem{
+		PK: jobPK(j.ID), SK: skJob, JobID: j.ID, PersonKey: string(j.Person), Reason: string(j.Reason), Scope: string(j.Scope),
+		Status: string(deletion.StatusPending), DueAt: j.DueAt.UTC().Format(timeLayout), DueBucket: dueBucket,
+		CreatedAt: s.Now().UTC().Format(timeLayout),
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return false, fmt.Errorf("encode job: %w", err)
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Name, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("put job: %w", err)
+	}
+	return true, nil
+}
+
 // Finish implements deletion.Jobs.
 func (s JobStore) Finish(ctx context.Context, id string, at time.Time) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.Name, Key: itemKey(jobPK(id), skJob),
-		UpdateExpression:         aws.String("SET #s = :done, completedAt = :t, updatedAt = :t"),
-		ConditionExpression:      aws.String("#s = :purging"),
+		UpdateExpression:         aws.String("SET #s = :done, completedAt = :t, updatedAt = :t REMOVE dueBucket"),
+		ConditionExpression:      aws.String("#s IN (:pending, :queued, :purging)"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":done":    &types.AttributeValueMemberS{Value: string(deletion.StatusDone)},
+			":pending": &types.AttributeValueMemberS{Value: string(deletion.StatusPending)},
+			":queued":  &types.AttributeValueMemberS{Value: string(deletion.StatusQueued)},
 			":purging": &types.AttributeValueMemberS{Value: string(deletion.StatusPurging)},
 			":t":       &types.AttributeValueMemberS{Value: at.UTC().Format(timeLayout)},
 		},

@@ -68,7 +68,7 @@ func (s SettingsStore) Settings(ctx context.Context, key personkey.Key) (setting
 	}, nil
 }
 
-// SaveSettings writes the new state (if still at version Expect), the
+// Save implements settings.Store: it writes the new state (if still at version Expect), the
 // opt-out record, and creates or cancels a deletion job, in one transaction.
 func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.Update) error {
 	pk := PersonPK(key)
@@ -84,14 +84,8 @@ func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.U
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
 	}
-	put := &types.Put{TableName: &s.Name, Item: state}
-	if u.Expect == 0 {
-		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		put.ConditionExpression = aws.String("#v = :v")
-		put.ExpressionAttributeNames = map[string]string{"#v": "version"}
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(u.Expect, 10)}}
-	}
+	cond, names, vals := atVersion(u.Expect)
+	put := &types.Put{TableName: &s.Name, Item: state, ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
 	c := u.Change
 	record := map[string]types.AttributeValue{
 		"pk":      &types.AttributeValueMemberS{Value: pk},
@@ -104,6 +98,9 @@ func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.U
 	}
 	if c.FormID != "" {
 		record["formId"] = &types.AttributeValueMemberS{Value: c.FormID}
+	}
+	if c.Operator != "" {
+		record["operator"] = &types.AttributeValueMemberS{Value: c.Operator}
 	}
 	items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: &s.Name, Item: record}}}
 	if j := u.NewJob; j != nil {

@@ -9,7 +9,7 @@ import (
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/agejob"
-	"privacycore/shared/dynamo"
+	"privacycore/shared/domain/representation"
 	"privacycore/shared/http/accessapi"
 	"privacycore/shared/http/representationapi"
 )
@@ -20,7 +20,7 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	retention := accessapi.DefaultRetention
+	retention := access.DefaultRetention
 	if v := env.Getenv("USAGE_LOG_RETENTION_DAYS"); v != "" {
 		days, err := strconv.Atoi(v)
 		if err != nil || days < 1 {
@@ -33,8 +33,9 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	m := env.Metrics()
-	h := accessapi.New(accessapi.Handler{Store: accessStore{store.Access, store.Usage}, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID, Retention: retention, Log: env.logger(),
-		Decided: func(ctx context.Context, d access.Decision) { m.Decision(ctx, d.Allowed, string(d.Rule)) }})
+	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID, Retention: retention,
+		Decided: func(ctx context.Context, d access.Decision) { m.Decision(ctx, d.Allowed, string(d.Rule)) }}
+	h := accessapi.New(accessapi.Handler{Access: dec, Log: env.logger()})
 	return env.checkCaller(rules, h.Handle), nil
 }
 
@@ -48,7 +49,8 @@ func RepresentationAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := representationapi.New(representationapi.Handler{Store: grantStore{store.Grants, store.Relations, store.Access}, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID, Log: env.logger()})
+	svc := &representation.Service{Grants: store.Grants, Children: store.Relations, Records: store.Access, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID}
+	h := representationapi.New(representationapi.Handler{Service: svc, Now: env.Now, Log: env.logger()})
 	return env.checkCaller(rules, h.Handle), nil
 }
 
@@ -59,21 +61,8 @@ func AgeTransitions(env Env) (ScheduleHandler, error) {
 		return nil, err
 	}
 	j := &agejob.Job{Store: store.AgeJob, Now: env.Now, Log: env.logger()}
-	return func(ctx context.Context) error {
-		_, err := j.Run(ctx)
-		return err
+	return func(ctx context.Context) (ScheduleResult, error) {
+		sum, err := j.Run(ctx)
+		return ScheduleResult{"days": sum.Days, "linksEnded": sum.Ended, "linksRestricted": sum.Restricted}, err
 	}, nil
-}
-
-// accessStore and grantStore put the stores an API handler reads together
-// until its rules move into a domain service.
-type accessStore struct {
-	dynamo.AccessStore
-	dynamo.UsageStore
-}
-
-type grantStore struct {
-	dynamo.GrantStore
-	dynamo.RelationStore
-	dynamo.AccessStore
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func (e Env) settingsService(store *dynamo.Stores) *settings.Service {
-	return &settings.Service{Store: store.Settings, Now: e.Now, NewID: domain.NewID}
+	return &settings.Service{Store: store.Settings, Records: store.Access, Now: e.Now, NewID: domain.NewID}
 }
 
 func (e Env) childRecordAge() (int, error) {
@@ -30,6 +30,19 @@ func (e Env) childRecordAge() (int, error) {
 		return 0, fmt.Errorf("CHILD_PATIENT_RECORD_AGE must be an age from 1 to 18, got %q", v)
 	}
 	return n, nil
+}
+
+// formLimits reads FORM_MAX_AGE_DAYS (template parameter FormMaxAgeDays).
+func (e Env) formLimits() (forms.Limits, error) {
+	v := e.Getenv("FORM_MAX_AGE_DAYS")
+	if v == "" {
+		return forms.Limits{MaxAgeDays: forms.DefaultMaxAgeDays}, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return forms.Limits{}, fmt.Errorf("FORM_MAX_AGE_DAYS must be a number of days of at least 1, got %q", v)
+	}
+	return forms.Limits{MaxAgeDays: n}, nil
 }
 
 // SettingsAPI builds the privacy-settings function.
@@ -46,7 +59,7 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Rel: store.Access, Keys: keys, IDs: rules, Now: env.Now, ChildRecordAge: age, Log: env.logger()})
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Keys: keys, IDs: rules, ChildRecordAge: age, Log: env.logger()})
 	return env.checkCaller(rules, h.Handle), nil
 }
 
@@ -64,7 +77,12 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := formsapi.New(formsapi.Handler{Store: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, IDs: rules, Now: env.Now, Log: env.logger()})
+	lim, err := env.formLimits()
+	if err != nil {
+		return nil, err
+	}
+	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, IDs: rules, Now: env.Now, Limits: lim}
+	h := formsapi.New(formsapi.Handler{Forms: in, Log: env.logger()})
 	return env.checkCaller(rules, h.Handle), nil
 }
 
@@ -78,6 +96,10 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &forms.Processor{Store: store.Forms, Deaths: store.Deaths, Settings: env.settingsService(store), Consents: env.consentService(store), Now: env.Now, ChildRecordAge: age}
+	svc, err := env.withdrawingConsentService(store)
+	if err != nil {
+		return nil, err
+	}
+	p := &forms.Processor{Store: store.Forms, Deaths: store.Deaths, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

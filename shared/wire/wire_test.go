@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -109,8 +111,13 @@ func TestSweeperReportsOverdueJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sweep(context.Background()); err != nil {
+	res, err := sweep(context.Background())
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The result (what `make sweep` prints, the Lambda invocation's result) says the same as the metrics.
+	if want := (wire.ScheduleResult{"jobsQueued": 2, "overdueJobs": 3}); !maps.Equal(res, want) {
+		t.Errorf("result: got %v, want %v", res, want)
 	}
 	got := map[string]float64{}
 	for _, m := range log.metricLines(t) {
@@ -210,5 +217,86 @@ func TestConsentMetrics(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got metrics\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestObservePowertoolsKeysAndColdStart drives a function as Lambda runs it
+// (wire.Observe, a Lambda context per invocation): every log line carries
+// service and function_name, every line of an invocation its request id,
+// cold_start and X-Ray trace id; one ColdStart data point is written, on the
+// first invocation only, with the Service and Function dimensions.
+func TestObservePowertoolsKeysAndColdStart(t *testing.T) {
+	local := testenv.New(t)
+	log := &lockedBuffer{}
+	e := env(t, local, "ConsentFunction", log, time.Now)
+	const name = "privacycore-test-TestObservePowertoolsKeysAndColdStart"
+	getenv := e.Getenv
+	e.Getenv = func(k string) string {
+		if k == "AWS_LAMBDA_FUNCTION_NAME" {
+			return name
+		}
+		return getenv(k)
+	}
+	h, err := wire.ConsentAPI(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = wire.Observe(e, h)
+	const root = "1-5759e988-bd862e3fe1be46a994272793"
+	for _, inv := range []struct{ id, fixture string }{{"req-cold", "give"}, {"req-warm", "change"}} {
+		ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: inv.id})
+		//lint:ignore SA1029 aws-lambda-go puts the trace header under this plain string key.
+		ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root="+root+";Parent=53995c3f42cd8ad8;Sampled=1")
+		if _, err := h(ctx, testenv.HTTPEvent(t, "consent/"+inv.fixture+".json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var cold []map[string]any
+	for _, m := range log.metricLines(t) {
+		if m["ColdStart"] != nil {
+			cold = append(cold, m)
+		}
+		if m["Service"] != "privacycore" {
+			t.Errorf("data point without Service privacycore: %v", m)
+		}
+	}
+	if len(cold) != 1 || cold[0]["Function"] != name {
+		t.Errorf("ColdStart data points: got %v, want one with Function %s", cold, name)
+	}
+
+	perRequest := map[string][]any{}
+	log.mu.Lock()
+	lines := strings.Split(strings.TrimSpace(log.b.String()), "\n")
+	log.mu.Unlock()
+	for _, line := range lines {
+		if strings.Contains(line, `"_aws"`) {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["service"] != "privacycore" || m["function_name"] != name {
+			t.Errorf("line without service/function_name: %s", line)
+		}
+		id, _ := m["function_request_id"].(string)
+		if id == "" {
+			continue // logged while building the handler
+		}
+		if m["xray_trace_id"] != root {
+			t.Errorf("line without the trace id: %s", line)
+		}
+		perRequest[id] = append(perRequest[id], m["cold_start"])
+	}
+	for id, want := range map[string]bool{"req-cold": true, "req-warm": false} {
+		if len(perRequest[id]) == 0 {
+			t.Errorf("no log line of invocation %s", id)
+		}
+		for _, got := range perRequest[id] {
+			if got != want {
+				t.Errorf("invocation %s: cold_start %v, want %v", id, got, want)
+			}
+		}
 	}
 }

@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,16 +42,26 @@ func trigger(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, triggerTimeout)
 	defer cancel()
-	var out struct {
-		Function  string `json:"function"`
-		OK        bool   `json:"ok"`
-		RequestID string `json:"requestId"`
-	}
+	var out localrun.TriggerResult
 	if err := call(ctx, http.MethodPost, *addr, "/_local/schedules/"+url.PathEscape(names[0]), nil, &out); err != nil {
 		return fmt.Errorf("trigger %s: %w", names[0], err)
 	}
-	fmt.Printf("%s ran (request %s)\n", out.Function, out.RequestID)
+	fmt.Println(describeRun(out))
 	return nil
+}
+
+// describeRun says what a triggered function did, from its own result:
+// "SweeperFunction ran (request local-…): jobsQueued=1 overdueJobs=0".
+func describeRun(r localrun.TriggerResult) string {
+	s := fmt.Sprintf("%s ran (request %s)", r.Function, r.RequestID)
+	if len(r.Result) == 0 {
+		return s + ": it reported nothing"
+	}
+	parts := make([]string, 0, len(r.Result))
+	for _, k := range slices.Sorted(maps.Keys(r.Result)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, r.Result[k]))
+	}
+	return s + ": " + strings.Join(parts, " ")
 }
 
 // clock shows, or moves forward, the clock of a running `local run`.
@@ -143,5 +156,46 @@ func checkLoopback(addr string) error {
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("-addr must be a loopback address such as 127.0.0.1:3000, got %q", addr)
 	}
+	return nil
+}
+
+// registerEvent adds a change to the fake population register of a running
+// `local run`; the register feed reads its event on its next run.
+func registerEvent(args []string) error {
+	fs := flag.NewFlagSet("register-event", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3000", "address `local run` serves on")
+	typ := fs.String("type", "", "death, death_annulled, parental_responsibility_set, parental_responsibility_ended, id_change, discontinued, contact, poison")
+	pid := fs.String("pid", "", "the person (death, death_annulled, id_change, discontinued, contact)")
+	newPID := fs.String("new-pid", "", "id_change: the new id")
+	parent := fs.String("parent", "", "parental_responsibility_*: the parent")
+	child := fs.String("child", "", "parental_responsibility_*: the child")
+	email := fs.String("email", "", "contact: e-mail")
+	phone := fs.String("phone", "", "contact: phone")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 || *typ == "" {
+		return errors.New("usage: local register-event [-addr 127.0.0.1:3000] -type death -pid <id> (see -h)")
+	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	q := url.Values{"type": {*typ}}
+	for k, v := range map[string]string{"pid": *pid, "newPid": *newPID, "parent": *parent, "child": *child, "email": *email, "phone": *phone} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out struct {
+		Type string `json:"type"`
+		Seq  int64  `json:"sequenceNumber"`
+	}
+	if err := call(ctx, http.MethodPost, *addr, "/_local/register/events", q, &out); err != nil {
+		return fmt.Errorf("register-event: %w", err)
+	}
+	fmt.Printf("register event %d (%s) published; make sweep FN=RegisterFeedFunction reads it\n", out.Seq, out.Type)
 	return nil
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"time"
 
+	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/nin"
 )
 
@@ -26,4 +27,12 @@ type Usage struct {
 	Kind    string // "use", "login", "parent_access_restricted", "parent_access_ended"
 	Service string
 	By      Role
+}
+
+// ParentOfChildUnder reports whether the records show the actor has
+// parental responsibility (not foster care, not ended) for a subject who is
+// under age at now. It is the one rule for "the caller acts for their
+// child", in settings and in the person selector alike.
+func (r Records) ParentOfChildUnder(age int, now time.Time) bool {
+	return r.Link != nil && !r.Link.Foster && clock.Age(r.ChildBirth, now) < age
 }

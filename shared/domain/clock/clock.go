@@ -1,5 +1,7 @@
-// Package clock provides an injectable source of the current time and
-// computes civil dates and ages in Norwegian time (Europe/Oslo).
+// Package clock computes civil dates and ages in Norwegian time
+// (Europe/Oslo). It reads no clock itself: code that needs the time is given
+// a Now func() time.Time (time.Now in production, a fixed or movable clock in
+// tests) and passes the instant in.
 //
 // The time zone database is embedded in the binary (time/tzdata), so the
 // results do not depend on the zone files installed on the host.
@@ -32,21 +34,6 @@ func mustLoad(name string) *time.Location {
 		panic("clock: " + err.Error())
 	}
 	return loc
-}
-
-// Clock returns the current time. Code that needs the time takes a Clock so
-// that tests can fix it.
-type Clock func() time.Time
-
-// Now returns the current time according to c.
-func (c Clock) Now() time.Time { return c() }
-
-// System returns a Clock that reads the system clock.
-func System() Clock { return time.Now }
-
-// Fixed returns a Clock that always returns t.
-func Fixed(t time.Time) Clock {
-	return func() time.Time { return t }
 }
 
 // DateOf returns the civil date of t in Oslo.

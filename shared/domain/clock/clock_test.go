@@ -45,22 +45,6 @@ func TestOslo(t *testing.T) {
 	}
 }
 
-func TestClock(t *testing.T) {
-	fixed := time.Date(2026, time.March, 14, 23, 30, 0, 0, time.UTC)
-	if got := Fixed(fixed).Now(); !got.Equal(fixed) {
-		t.Errorf("Fixed(%v).Now() = %v, want %v", fixed, got, fixed)
-	}
-	if got := Fixed(fixed)(); !got.Equal(fixed) {
-		t.Errorf("Fixed(%v)() = %v, want %v", fixed, got, fixed)
-	}
-	before := time.Now()
-	got := System().Now()
-	after := time.Now()
-	if got.Before(before) || got.After(after) {
-		t.Errorf("System().Now() = %v, want between %v and %v", got, before, after)
-	}
-}
-
 func TestDateOf(t *testing.T) {
 	newYork, err := time.LoadLocation("America/New_York")
 	if err != nil {

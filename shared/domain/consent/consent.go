@@ -6,6 +6,7 @@ package consent
 import (
 	"time"
 
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
@@ -80,6 +81,11 @@ type Event struct {
 	PatientTravel bool
 	Channel       Channel
 	Version       int64
+	// FormID is the paper form that caused the event (channel paper_form).
+	FormID string
+	// Operator keyed in that form. Stored for accountability; operators'
+	// eyes only, never in the citizen's history.
+	Operator string
 }
 
 // Reason says why a person's data was deleted.
@@ -112,9 +118,16 @@ type Receipt struct {
 	StartedAt   time.Time
 	CompletedAt time.Time
 	Deleted     map[string]int
+	// Next, while Status is ReceiptDeleting after an erase slice, is where
+	// the next slice starts (an opaque cursor: everything before it is
+	// erased). It is never shown to the person.
+	Next string
 }
 
 // Person is whom a request is about, by pseudonymous key only.
 type Person struct {
 	Key personkey.Key
+	// ID is the person's national id, for the population register look-up
+	// when consent is given; zero where no look-up is wanted.
+	ID nin.ID
 }

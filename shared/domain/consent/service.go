@@ -45,10 +45,23 @@ const (
 	ScopeEverything Scope = "everything"
 )
 
+// Slice bounds one call of an Eraser: it stops at the first page boundary
+// at or after Until (zero: no time limit) or after Pages pages (0: no
+// limit), and starts after the cursor After (a Receipt.Next; "" from the
+// start).
+type Slice struct {
+	Until time.Time
+	Pages int
+	After string
+}
+
 // Eraser deletes a person's data under a receipt created beforehand. It must
-// be resumable: calling it again after a crash completes the same receipt.
+// be resumable: calling it again after a crash completes the same receipt,
+// and its counts stay exact across slices and crashes. When it stops at the
+// slice's bound with work left, the receipt it returns is still
+// ReceiptDeleting and carries Next.
 type Eraser interface {
-	Erase(ctx context.Context, key personkey.Key, receiptID string, scope Scope) (Receipt, error)
+	Erase(ctx context.Context, key personkey.Key, receiptID string, scope Scope, slice Slice) (Receipt, error)
 }
 
 // Grant is what the withdrawal rule needs to know about a power of attorney
@@ -65,6 +78,24 @@ type Grants interface {
 	GivenBy(ctx context.Context, key personkey.Key) ([]Grant, error)
 }
 
+// Background carries on an erase that a request does not finish itself.
+type Background interface {
+	// Prepare records, before the erase starts, a job (due now) that
+	// finishes the receipt's erase if the caller stops half-way (a crash, a
+	// timeout): the scheduled sweeper queues it. It is idempotent; created
+	// is false when the job already exists (another caller owns the erase).
+	Prepare(ctx context.Context, key personkey.Key, receiptID string, reason Reason, scope Scope) (created bool, err error)
+	// Hand queues the job at once, to continue after the cursor next.
+	Hand(ctx context.Context, receiptID, next string) error
+	// Close marks the job done: the caller finished the erase itself.
+	Close(ctx context.Context, receiptID string) error
+}
+
+// DefaultBudget is how long a withdrawal request erases before it hands the
+// rest to the purge worker and answers 202: well inside API Gateway's 30 s,
+// and short enough that the person waits at most about a second.
+const DefaultBudget = 800 * time.Millisecond
+
 // Service applies the consent rules.
 type Service struct {
 	Store  Store
@@ -72,10 +103,24 @@ type Service struct {
 	Grants Grants
 	Now    func() time.Time
 	NewID  func() string
+	// Background, if set, takes over an erase that does not finish within
+	// Budget (0: DefaultBudget). Without it the request erases everything.
+	Background Background
+	Budget     time.Duration
 	// Deaths, if set, stops consent being given for someone registered dead.
 	Deaths interface {
 		Deceased(ctx context.Context, key personkey.Key) (bool, error)
 	}
+	// Register, if set, is asked whether the person is alive and current
+	// when consent is given (not when an active consent changes level).
+	Register        Register
+	RegisterTimeout time.Duration // 0: RegisterTimeout
+	// Relations, if set, receives the person's current children from the
+	// register look-up once consent is given.
+	Relations Relations
+	// OnRegisterError, if set, is told why the register look-up (or the
+	// import of children) failed, for the log.
+	OnRegisterError func(ctx context.Context, err error)
 }
 
 // Change asks to give consent or change its level.
@@ -90,6 +135,10 @@ type Change struct {
 // Withdrawal asks to withdraw consent.
 type Withdrawal struct {
 	Channel Channel
+	// FormID and Operator are the paper form that asked for the withdrawal
+	// and the operator who keyed it in (channel paper_form only).
+	FormID   string
+	Operator string
 	// ConfirmCascade confirms that powers of attorney the person has given
 	// are deleted with the consent.
 	ConfirmCascade bool
@@ -149,6 +198,12 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 			return State{}, domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
 		}
 	}
+	var reg Registered
+	if cur.Status != StatusActive {
+		if reg, err = s.checkRegister(ctx, p); err != nil {
+			return State{}, err
+		}
+	}
 	now := s.Now().UTC()
 	action := ActionGive
 	if cur.Status == StatusActive {
@@ -163,12 +218,17 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 	if err := s.Store.Apply(ctx, p.Key, next, cur.Version, ev, nil); err != nil {
 		return State{}, conflict(err, c.IfMatch != nil)
 	}
+	s.importChildren(ctx, p, reg)
 	return next, nil
 }
 
 // Withdraw withdraws consent and deletes all of the person's data except the
-// records of consents and opt-outs. Withdrawing again returns the receipt of
-// the earlier withdrawal, finishing its deletion first if it was interrupted.
+// records of consents and opt-outs. The withdrawal takes effect at once:
+// the state is withdrawn (every decision denies) before anything is
+// deleted. The erase runs in the request for at most Budget; what is left
+// is handed to Background and the receipt comes back still deleting, with
+// its counts so far. Withdrawing again returns the receipt of the earlier
+// withdrawal, finishing its deletion first if it was interrupted.
 func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt, error) {
 	cur, err := s.Store.Consent(ctx, p.Key)
 	if err != nil {
@@ -205,7 +265,7 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 		Status: StatusWithdrawn, Version: cur.Version + 1, UpdatedAt: now,
 		Channel: w.Channel, WithdrawalID: r.ID,
 	}
-	ev := Event{ID: s.NewID(), At: now, Action: ActionWithdraw, Channel: w.Channel, Version: next.Version}
+	ev := Event{ID: s.NewID(), At: now, Action: ActionWithdraw, Channel: w.Channel, Version: next.Version, FormID: w.FormID, Operator: w.Operator}
 	if err := s.Store.Apply(ctx, p.Key, next, cur.Version, ev, &r); err != nil {
 		return Receipt{}, conflict(err, w.IfMatch != nil)
 	}
@@ -250,10 +310,61 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 	if r.Status == ReceiptDone {
 		return r, nil
 	}
-	r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("erase after withdrawal: %w", err)
+	if s.Background == nil {
+		r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal, Slice{})
+		if err != nil {
+			return Receipt{}, eraseError(err)
+		}
+		return r, nil
 	}
+	created, err := s.Background.Prepare(ctx, p.Key, receiptID, ReasonWithdrawal, ScopeWithdrawal)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("record erase job: %w", err)
+	}
+	if !created {
+		return r, nil // an earlier request or the purge worker is on it
+	}
+	budget := s.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal, Slice{Until: s.Now().Add(budget)})
+	if err != nil {
+		return Receipt{}, eraseError(err)
+	}
+	if r.Status == ReceiptDone {
+		if err := s.Background.Close(ctx, receiptID); err != nil {
+			return Receipt{}, fmt.Errorf("close erase job: %w", err)
+		}
+		return r, nil
+	}
+	if err := s.Background.Hand(ctx, receiptID, r.Next); err != nil {
+		return Receipt{}, fmt.Errorf("hand erase to the purge worker: %w", err)
+	}
+	r.Next = ""
+	return r, nil
+}
+
+// eraseError maps an error of Eraser.Erase: a receipt gone meanwhile is the
+// client's 404, as when it is gone before the erase.
+func eraseError(err error) error {
+	if errors.Is(err, ErrReceiptNotFound) {
+		return domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+	}
+	return fmt.Errorf("erase after withdrawal: %w", err)
+}
+
+// Receipt returns one of the person's deletion receipts: while the erase
+// runs, its status is deleting and its counts are those so far.
+func (s *Service) Receipt(ctx context.Context, p Person, id string) (Receipt, error) {
+	if id == "" || len(id) > 64 {
+		return Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+	}
+	r, err := s.Store.Receipt(ctx, p.Key, id)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("read receipt: %w", err)
+	}
+	r.Next = ""
 	return r, nil
 }
 

@@ -56,8 +56,14 @@ type Jobs interface {
 	// unknown; a job that is open but not yet due is left exactly as it was
 	// and Start returns ErrNotDue.
 	Start(ctx context.Context, id string, now time.Time) (job Job, ok bool, err error)
-	// Finish marks a purging job done.
+	// Finish marks an open (pending, queued or purging) job done.
 	Finish(ctx context.Context, id string, at time.Time) error
+}
+
+// Continuer sends a purge message that continues a job after cursor: how a
+// long erase goes on in the next invocation instead of timing out.
+type Continuer interface {
+	Continue(ctx context.Context, jobID, cursor string) error
 }
 
 // Queue sends job ids to the purge queue.
@@ -80,15 +86,22 @@ type Deaths interface {
 // never delete early.
 var ErrNotDue = errors.New("deletion job is not due yet")
 
-// Message is the purge queue's message body.
+// Message is the purge queue's message body. Cursor, in a continuation,
+// is where the erase goes on (everything before it is erased); a message
+// without one starts from the beginning of the partition, which is always
+// safe, only slower.
 type Message struct {
 	Version int    `json:"version"`
 	JobID   string `json:"jobId"`
+	Cursor  string `json:"cursor,omitempty"`
 }
 
 // Encode returns the purge message for a job.
-func Encode(jobID string) string {
-	b, _ := json.Marshal(Message{Version: 1, JobID: jobID})
+func Encode(jobID string) string { return EncodeAt(jobID, "") }
+
+// EncodeAt returns the purge message that continues a job after cursor.
+func EncodeAt(jobID, cursor string) string {
+	b, _ := json.Marshal(Message{Version: 1, JobID: jobID, Cursor: cursor})
 	return string(b)
 }
 
@@ -96,15 +109,15 @@ func Encode(jobID string) string {
 var ErrBadMessage = errors.New("bad purge message")
 
 // Decode reads a purge message.
-func Decode(body string) (string, error) {
+func Decode(body string) (Message, error) {
 	var m Message
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		return "", fmt.Errorf("%w: not JSON", ErrBadMessage)
+		return Message{}, fmt.Errorf("%w: not JSON", ErrBadMessage)
 	}
-	if m.Version != 1 || m.JobID == "" || len(m.JobID) > 128 {
-		return "", fmt.Errorf("%w: version %d, job id length %d", ErrBadMessage, m.Version, len(m.JobID))
+	if m.Version != 1 || m.JobID == "" || len(m.JobID) > 128 || len(m.Cursor) > 1024 {
+		return Message{}, fmt.Errorf("%w: version %d, job id length %d, cursor length %d", ErrBadMessage, m.Version, len(m.JobID), len(m.Cursor))
 	}
-	return m.JobID, nil
+	return m, nil
 }
 
 // Sweeper moves due jobs to the purge queue.
@@ -160,6 +173,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	return total, nil
 }
 
+// DefaultSlice is how long one purge invocation erases before it sends a
+// continuation and stops (the purge function's timeout is 60 s).
+const DefaultSlice = 40 * time.Second
+
+// sliceMargin is kept free before the invocation's deadline for the
+// continuation and the job's bookkeeping.
+const sliceMargin = 10 * time.Second
+
 // Purger carries out one job.
 type Purger struct {
 	Jobs     Jobs
@@ -170,6 +191,12 @@ type Purger struct {
 	Log      *slog.Logger
 	// Metrics, if set, is told of every finished purge.
 	Metrics PurgeMetrics
+	// Continue, if set, receives the continuation of a job that did not
+	// finish within Slice; without it the purge erases to the end.
+	Continue Continuer
+	// Slice bounds the erase of one invocation (0: DefaultSlice), and so
+	// does the invocation's deadline (less a margin).
+	Slice time.Duration
 }
 
 // Purge erases the job's person, keeping only deletion receipts and the
@@ -181,7 +208,12 @@ type Purger struct {
 // deleted, the job keeps its status, the message is consumed (the sweeper
 // queues the job again when it is due), and the refusal is logged and
 // counted (PurgesNotDue).
-func (p *Purger) Purge(ctx context.Context, jobID string) error {
+//
+// A job too large for one invocation is erased in slices: at the slice's
+// bound the purger sends a continuation carrying its cursor and returns;
+// the job stays purging and the receipt deleting until the last slice.
+func (p *Purger) Purge(ctx context.Context, m Message) error {
+	jobID := m.JobID
 	job, ok, err := p.Jobs.Start(ctx, jobID, p.Now().UTC())
 	if errors.Is(err, ErrNotDue) {
 		p.Log.WarnContext(ctx, "purge refused: job not due yet; nothing deleted", "job", jobID)
@@ -205,9 +237,16 @@ func (p *Purger) Purge(ctx context.Context, jobID string) error {
 	if scope == "" {
 		scope = consent.ScopeEverything
 	}
-	r, err = p.Eraser.Erase(ctx, job.Person, job.ID, scope)
+	r, err = p.Eraser.Erase(ctx, job.Person, job.ID, scope, p.slice(ctx, m.Cursor))
 	if err != nil {
 		return fmt.Errorf("erase: %w", err)
+	}
+	if r.Status != consent.ReceiptDone {
+		if err := p.Continue.Continue(ctx, job.ID, r.Next); err != nil {
+			return fmt.Errorf("send continuation: %w", err)
+		}
+		p.Log.InfoContext(ctx, "purge continues in the next invocation", "job", job.ID, "countedSoFar", total(r.Deleted))
+		return nil
 	}
 	if job.Reason == consent.ReasonDeath {
 		if err := p.Deaths.MarkPurged(ctx, job.Person, job.ID); err != nil {
@@ -217,13 +256,38 @@ func (p *Purger) Purge(ctx context.Context, jobID string) error {
 	if err := p.Jobs.Finish(ctx, job.ID, p.Now().UTC()); err != nil {
 		return fmt.Errorf("finish job: %w", err)
 	}
-	deleted := 0
-	for _, n := range r.Deleted {
-		deleted += n
-	}
+	deleted := total(r.Deleted)
 	p.Log.InfoContext(ctx, "purged", "job", job.ID, "items", deleted)
 	if p.Metrics != nil {
 		p.Metrics.Purged(ctx, string(job.Reason), deleted)
 	}
 	return nil
+}
+
+// slice is the bound of this invocation's erase.
+func (p *Purger) slice(ctx context.Context, after string) consent.Slice {
+	if p.Continue == nil {
+		return consent.Slice{After: after}
+	}
+	d := p.Slice
+	if d <= 0 {
+		d = DefaultSlice
+	}
+	until := p.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok {
+		// The deadline is wall-clock time; the clock may be shifted (the
+		// local runner's), so bound by what is left rather than by dl.
+		if left := time.Until(dl) - sliceMargin; left < d {
+			until = p.Now().Add(max(left, time.Second))
+		}
+	}
+	return consent.Slice{Until: until, After: after}
+}
+
+func total(counts map[string]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }

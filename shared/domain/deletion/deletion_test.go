@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/personkey"
-	"privacycore/shared/platform/obs"
 )
 
 // fakeJobs keeps jobs in memory and logs the calls that change them.
@@ -90,7 +90,7 @@ func TestSweepSendsBeforeMarking(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			jobs := &fakeJobs{due: tt.due}
 			s := &deletion.Sweeper{Jobs: jobs, Queue: fakeQueue{calls: &jobs.calls, fail: tt.queueDown}, Page: tt.page,
-				Now: time.Now, Log: obs.NewLogger(io.Discard, nil)}
+				Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			n, err := s.Sweep(context.Background())
 			if (err != nil) != tt.queueDown {
 				t.Fatalf("err %v", err)
@@ -111,7 +111,7 @@ func (f fakeStore) EnsureReceipt(_ context.Context, _ personkey.Key, r consent.R
 	return nil
 }
 
-func (f fakeStore) Erase(_ context.Context, _ personkey.Key, id string, scope consent.Scope) (consent.Receipt, error) {
+func (f fakeStore) Erase(_ context.Context, _ personkey.Key, id string, scope consent.Scope, _ consent.Slice) (consent.Receipt, error) {
 	*f.calls = append(*f.calls, "erase "+id+" "+string(scope))
 	return consent.Receipt{ID: id, Status: consent.ReceiptDone}, nil
 }
@@ -142,8 +142,8 @@ func TestPurge(t *testing.T) {
 			jobs := &fakeJobs{jobs: map[string]deletion.Job{"j": {ID: "j", Person: "k", Reason: consent.ReasonDeath, Status: tt.status, DueAt: now.Add(tt.due)}}}
 			st := fakeStore{calls: &jobs.calls}
 			m := &countingMetrics{}
-			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: st, Deaths: st, Now: func() time.Time { return now }, Log: obs.NewLogger(io.Discard, nil), Metrics: m}
-			if err := p.Purge(context.Background(), "j"); err != nil {
+			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: st, Deaths: st, Now: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: m}
+			if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: "j"}); err != nil {
 				t.Fatal(err)
 			}
 			if got := fmt.Sprint(jobs.calls); got != tt.want {
@@ -165,9 +165,13 @@ func (m *countingMetrics) Purged(context.Context, string, int) { m.purged++ }
 func (m *countingMetrics) NotDue(context.Context)              { m.notDue++ }
 
 func TestMessageRoundTrip(t *testing.T) {
-	id, err := deletion.Decode(deletion.Encode("death-abc"))
-	if err != nil || id != "death-abc" {
-		t.Fatalf("got %q %v", id, err)
+	m, err := deletion.Decode(deletion.Encode("death-abc"))
+	if err != nil || m.JobID != "death-abc" || m.Cursor != "" {
+		t.Fatalf("got %+v %v", m, err)
+	}
+	m, err = deletion.Decode(deletion.EncodeAt("w-1", "USAGE#2026-11-01#7"))
+	if err != nil || m.JobID != "w-1" || m.Cursor != "USAGE#2026-11-01#7" {
+		t.Fatalf("continuation: got %+v %v", m, err)
 	}
 	for _, bad := range []string{"", "{", `{"version":2,"jobId":"x"}`, `{"version":1}`, `{"version":1,"jobId":""}`} {
 		if _, err := deletion.Decode(bad); !errors.Is(err, deletion.ErrBadMessage) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/personkey"
-	"privacycore/shared/platform/obs"
 )
 
 type fakeOpen struct {
@@ -60,7 +60,7 @@ func TestOverdue(t *testing.T) {
 
 type countingEraser struct{ fakeStore }
 
-func (countingEraser) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope) (consent.Receipt, error) {
+func (countingEraser) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope, _ consent.Slice) (consent.Receipt, error) {
 	return consent.Receipt{ID: id, Status: consent.ReceiptDone, Deleted: map[string]int{"consentlog": 3, "poa": 2}}, nil
 }
 
@@ -89,8 +89,8 @@ func TestPurgeMetrics(t *testing.T) {
 			st := fakeStore{calls: &jobs.calls}
 			rec := &purgeRecorder{}
 			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: countingEraser{st}, Deaths: st, Now: time.Now,
-				Log: obs.NewLogger(io.Discard, nil), Metrics: rec}
-			if err := p.Purge(context.Background(), "j"); err != nil {
+				Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: rec}
+			if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: "j"}); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(rec.got, tt.want) {

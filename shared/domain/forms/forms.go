@@ -71,10 +71,12 @@ var formIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // ValidID reports whether id can be a form id.
 func ValidID(id string) bool { return formIDPattern.MatchString(id) }
 
-// Work is what the queue carries: keys and birth dates, never person ids.
+// Work is what the queue carries: keys and birth dates, never person ids,
+// and the operator who keyed the form in.
 type Work struct {
 	Version      int           `json:"version"`
 	FormID       string        `json:"formId"`
+	Operator     string        `json:"operator"`
 	Kind         Kind          `json:"kind"`
 	SubjectKey   personkey.Key `json:"subjectKey"`
 	SubjectBirth string        `json:"subjectBirth"`
@@ -83,9 +85,21 @@ type Work struct {
 	ReceivedDate string        `json:"receivedDate"`
 }
 
-// Validate checks a submission's fields and turns it into work. It never
-// echoes a person id in an error.
-func (s Submission) Validate(keys *personkey.Keyer, ids nin.Rules, now time.Time) (Work, error) {
+// DefaultMaxAgeDays is how old a form's received date may be, by default.
+const DefaultMaxAgeDays = 90
+
+// Limits are the checks on a form's received date that vary by deployment.
+type Limits struct {
+	// MaxAgeDays is how many days before today (Europe/Oslo) the received
+	// date may lie; 0 means DefaultMaxAgeDays.
+	MaxAgeDays int
+}
+
+// Validate checks a submission's fields and turns it into work (without
+// its operator: Intake.Submit adds that). The received date must be a real
+// date, not before the subject was born, not in the future and at most
+// lim.MaxAgeDays old. It never echoes a person id in an error.
+func (s Submission) Validate(keys *personkey.Keyer, ids nin.Rules, now time.Time, lim Limits) (Work, error) {
 	if !formIDPattern.MatchString(s.FormID) {
 		return Work{}, domain.Errorf(domain.EInvalid, "invalid_form_id", "formId must be 1-64 characters of A-Z a-z 0-9 . _ -.")
 	}
@@ -104,8 +118,20 @@ func (s Submission) Validate(keys *personkey.Keyer, ids nin.Rules, now time.Time
 	if err != nil {
 		return Work{}, domain.Errorf(domain.EInvalid, "invalid_received_date", "receivedDate must be a date (YYYY-MM-DD).")
 	}
+	today := clock.DateOf(now)
 	if received.After(now) {
 		return Work{}, domain.Errorf(domain.EInvalid, "received_in_future", "receivedDate cannot be in the future.")
+	}
+	birth := subject.BirthDate()
+	if received.Before(time.Date(birth.Year, birth.Month, birth.Day, 0, 0, 0, 0, clock.Oslo)) {
+		return Work{}, domain.Errorf(domain.EInvalid, "received_before_birth", "receivedDate cannot be before the person the form concerns was born.")
+	}
+	maxAge := lim.MaxAgeDays
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAgeDays
+	}
+	if oldest := time.Date(today.Year, today.Month, today.Day-maxAge, 0, 0, 0, 0, clock.Oslo); received.Before(oldest) {
+		return Work{}, domain.Errorf(domain.EInvalid, "received_too_old", "receivedDate can be at most %d days ago.", maxAge)
 	}
 	if !s.Kind.ForChild() && subject != signer {
 		return Work{}, domain.Errorf(domain.EInvalid, "signer_not_subject", "An adult form must be signed by the person it concerns.")
@@ -132,12 +158,18 @@ func DecodeWork(body string) (Work, error) {
 	if err := json.Unmarshal([]byte(body), &w); err != nil || w.Version != 1 || !formIDPattern.MatchString(w.FormID) || !w.Kind.Valid() {
 		return Work{}, fmt.Errorf("%w: not a version-1 form", ErrBadWork)
 	}
+	// A form nobody is accountable for is not applied: to the dead-letter
+	// queue (resubmitting the form sends it again with its operator).
+	if _, err := ParseOperator(w.Operator); err != nil {
+		return Work{}, fmt.Errorf("%w: form %s has no operator", ErrBadWork, w.FormID)
+	}
 	return w, nil
 }
 
 // Record is a form's status as operators see it.
 type Record struct {
 	FormID       string
+	Operator     Operator
 	Kind         Kind
 	Status       Status
 	Reason       string
@@ -207,7 +239,7 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 		return "invalid_subject", nil
 	}
 	age := clock.Age(nin.Date{Year: subjectBirth.Year(), Month: subjectBirth.Month(), Day: subjectBirth.Day()}, now)
-	who := settings.Who{By: settings.BySelf, Channel: settings.Paper, FormID: w.FormID}
+	who := settings.Who{By: settings.BySelf, Channel: settings.Paper, FormID: w.FormID, Operator: w.Operator}
 	if reason := Applies(w.Kind, age, p.ChildRecordAge); reason != "" {
 		return reason, nil
 	}
@@ -235,7 +267,8 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 	case RecordRestoreAdult, RecordRestoreChild:
 		_, err = p.Settings.SetPatientRecordAccess(ctx, key, true, who)
 	case WithdrawConsentAdult, WithdrawConsentChild:
-		_, err = p.Consents.Withdraw(ctx, consent.Person{Key: key}, consent.Withdrawal{Channel: consent.ChannelPaper, ConfirmCascade: true, EvenWithoutConsent: w.Kind == WithdrawConsentChild})
+		_, err = p.Consents.Withdraw(ctx, consent.Person{Key: key}, consent.Withdrawal{Channel: consent.ChannelPaper, FormID: w.FormID, Operator: w.Operator,
+			ConfirmCascade: true, EvenWithoutConsent: w.Kind == WithdrawConsentChild})
 		if e, ok := domain.AsError(err); ok && e.Reason == "no_consent" {
 			return "no_consent_to_withdraw", nil
 		}

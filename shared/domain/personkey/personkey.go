@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 
+	"privacycore/shared/domain"
 	"privacycore/shared/domain/nin"
 )
 
@@ -38,4 +39,14 @@ func (k *Keyer) Key(id nin.ID) Key {
 	m := hmac.New(sha256.New, k.secret)
 	m.Write([]byte(id.Digits()))
 	return Key(hex.EncodeToString(m.Sum(nil)))
+}
+
+// ParseRef reads a reference to a person as the person selector and the
+// powers of attorney give it out: the person's key itself. ok is false
+// unless ref has a key's shape (64 lower-case hex characters).
+func ParseRef(ref string) (k Key, ok bool) {
+	if !domain.IsLowerHex(ref, 2*sha256.Size) {
+		return "", false
+	}
+	return Key(ref), true
 }

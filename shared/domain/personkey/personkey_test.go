@@ -50,3 +50,25 @@ func TestNewRejectsShortSecrets(t *testing.T) {
 		t.Errorf("32-byte secret refused: %v", err)
 	}
 }
+
+func TestParseRef(t *testing.T) {
+	keys, _ := personkey.New([]byte(personkey.DevSecret))
+	id, _ := nin.Parse("14838500073")
+	valid := string(keys.Key(id))
+	for _, tt := range []struct {
+		ref string
+		ok  bool
+	}{
+		{valid, true},
+		{strings.ToUpper(valid), false},
+		{valid[:63], false},
+		{valid + "0", false},
+		{"", false},
+		{strings.Repeat("g", 64), false},
+	} {
+		k, ok := personkey.ParseRef(tt.ref)
+		if ok != tt.ok || (ok && string(k) != tt.ref) {
+			t.Errorf("ParseRef(%q) = %q, %v; want ok %v", tt.ref, k, ok, tt.ok)
+		}
+	}
+}

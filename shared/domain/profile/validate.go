@@ -24,7 +24,6 @@ var (
 	topLabel   = regexp.MustCompile(`^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$`)
 	clientID   = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 	scopeToken = regexp.MustCompile(`^[a-z][a-z0-9_.:/-]{0,63}$`)
-	opaqueID   = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
 func invalid(reason, msg string) error { return domain.Errorf(domain.EInvalid, reason, "%s", msg) }
@@ -168,4 +167,4 @@ func Scopes(in []string) ([]string, error) {
 
 // ValidID reports whether id has the shape of the ids this package hands
 // out (128 random bits in hex). Anything else names nothing.
-func ValidID(id string) bool { return opaqueID.MatchString(id) }
+func ValidID(id string) bool { return domain.ValidID(id) }

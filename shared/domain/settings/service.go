@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
+	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
@@ -42,8 +45,11 @@ type Store interface {
 // Service changes settings by the same rules for every channel.
 type Service struct {
 	Store Store
-	Now   func() time.Time
-	NewID func() string
+	// Records, if set, tells whether a caller acts for their child
+	// (ChildOf); only the portal needs it.
+	Records access.RecordsReader
+	Now     func() time.Time
+	NewID   func() string
 }
 
 // Who is who changes a setting, and how.
@@ -51,6 +57,8 @@ type Who struct {
 	By      By
 	Channel Channel
 	FormID  string
+	// Operator keyed in the paper form (its token subject); empty otherwise.
+	Operator string
 }
 
 // Get returns the settings.
@@ -60,6 +68,58 @@ func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
 		return State{}, fmt.Errorf("read settings: %w", err)
 	}
 	return st, nil
+}
+
+// ChildOf returns ErrNotChild unless parent has parental responsibility
+// for child and child is under maxAge now, and refuses a parent or child
+// registered dead (CheckAlive): the parent's death first, the child's only
+// once the relation is known, so a stranger learns nothing. Without Records
+// it is an internal error: nobody can be shown to be a child.
+func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxAge int) error {
+	if s.Records == nil {
+		return errors.New("settings: ChildOf needs Records")
+	}
+	recs, err := s.Records.AccessRecords(ctx, parent, child)
+	if err != nil {
+		return err
+	}
+	if err := CheckAlive(recs.ActorDeceased, false); err != nil {
+		return err
+	}
+	if !recs.ParentOfChildUnder(maxAge, s.Now()) {
+		return ErrNotChild()
+	}
+	return CheckAlive(false, recs.Subject.Deceased)
+}
+
+// Alive refuses a person registered dead their own settings (CheckAlive).
+func (s *Service) Alive(ctx context.Context, key personkey.Key) error {
+	recs, err := s.Records.AccessRecords(ctx, key, key)
+	if err != nil {
+		return err
+	}
+	return CheckAlive(recs.ActorDeceased, recs.Subject.Deceased)
+}
+
+// SetEmergencyBlockInPortal is SetEmergencyBlock asked for in the portal by
+// caller. A child's block is lifted only with the paper form for children
+// under 16, whether a parent asks for it or the child does (a parent may
+// have placed it).
+func (s *Service) SetEmergencyBlockInPortal(ctx context.Context, key personkey.Key, blocked bool, by By, caller nin.ID) (State, error) {
+	if !blocked {
+		return State{}, PortalReinstate(by == ByParent || clock.Age(caller.BirthDate(), s.Now()) < ChildAge)
+	}
+	return s.SetEmergencyBlock(ctx, key, blocked, Who{By: by, Channel: Portal})
+}
+
+// SetPatientRecordAccessInPortal is SetPatientRecordAccess asked for in the
+// portal by caller: removing works, restoring takes the same paper form
+// (form 2 for a child under childRecordAge, or a caller that young).
+func (s *Service) SetPatientRecordAccessInPortal(ctx context.Context, key personkey.Key, enabled bool, by By, caller nin.ID, childRecordAge int) (State, error) {
+	if enabled {
+		return State{}, PortalRestoreRecord(by == ByParent || clock.Age(caller.BirthDate(), s.Now()) < childRecordAge)
+	}
+	return s.SetPatientRecordAccess(ctx, key, enabled, Who{By: by, Channel: Portal})
 }
 
 // SetEmergencyBlock blocks or reinstates all logged-in services. It does
@@ -148,7 +208,7 @@ func (s *Service) change(ctx context.Context, key personkey.Key, who Who, settin
 	}
 	next.Version = cur.Version + 1
 	u.Next, u.Expect = next, cur.Version
-	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID}
+	u.Change = Change{ID: s.NewID(), At: now, Setting: setting, Value: value, By: who.By, Channel: who.Channel, FormID: who.FormID, Operator: who.Operator}
 	switch err := s.Store.Save(ctx, key, u); {
 	case errors.Is(err, ErrPurgeStarted):
 		return State{}, domain.Errorf(domain.EConflict, "scr_purge_started", "The summary care record is already being deleted; it cannot be restored with its contents.")

@@ -76,6 +76,8 @@ type Change struct {
 	By      By
 	Channel Channel
 	FormID  string
+	// Operator keyed in the paper form; for operators' eyes, not the citizen's.
+	Operator string
 }
 
 // RestorableUntil is when an SCR opt-out stops being restorable.

@@ -4,66 +4,41 @@ package accessapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/access"
-	"privacycore/shared/domain/nin"
-	"privacycore/shared/domain/personkey"
 	"privacycore/shared/http/httpapi"
 )
 
 // The routes, as declared in template.yaml.
 const (
-	RouteDecide      = "POST /v1/access/decisions"
-	RouteUsageLog    = "GET /v1/usage-log"
-	RouteLogin       = "POST /v1/usage-log/logins"
-	DefaultRetention = 3 * 365 * 24 * time.Hour
+	RouteDecide   = "POST /v1/access/decisions"
+	RouteUsageLog = "GET /v1/usage-log"
+	RouteLogin    = "POST /v1/usage-log/logins"
 )
-
-// Store is what the handler reads and writes.
-type Store interface {
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
-	AppendUsage(ctx context.Context, key personkey.Key, u access.Usage, retention time.Duration) error
-	UsageLog(ctx context.Context, key personkey.Key, limit int, cursor string) ([]access.Usage, string, error)
-}
 
 // Handler serves the access routes.
 type Handler struct {
-	Store     Store
-	Keys      *personkey.Keyer
-	IDs       nin.Rules // which person ids the stack accepts in bodies
-	Now       func() time.Time
-	NewID     func() string
-	Retention time.Duration
-	Log       *slog.Logger
-	// Decided, if set, is told of every decision (for metrics).
-	Decided func(ctx context.Context, d access.Decision)
-	router  *httpapi.Router
+	Access *access.Decider
+	Log    *slog.Logger
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
 func New(h Handler) *Handler {
-	if h.Retention <= 0 {
-		h.Retention = DefaultRetention
-	}
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteDecide, out.decide)
-	out.router.Route(RouteUsageLog, out.usageLog)
-	out.router.Route(RouteLogin, out.login)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteDecide:   out.decide,
+		RouteUsageLog: out.usageLog,
+		RouteLogin:    out.login,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type decideBody struct {
@@ -84,29 +59,6 @@ type decisionBody struct {
 	Service string      `json:"service"`
 }
 
-var refPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// Subject resolves the represented person of a request: by id (whose birth
-// date is known from the id), by person-selector reference, or the caller.
-func Subject(keys *personkey.Keyer, ids nin.Rules, caller nin.ID, id, ref string) (key personkey.Key, birth nin.Date, err error) {
-	switch {
-	case id != "" && ref != "":
-		return "", nin.Date{}, domain.Errorf(domain.EInvalid, "ambiguous_subject", "Give subject or subjectRef, not both.")
-	case id != "":
-		p, err := ids.Parse(id)
-		if err != nil {
-			return "", nin.Date{}, domain.Errorf(domain.EInvalid, "invalid_subject", "subject is not a valid person id.")
-		}
-		return keys.Key(p), p.BirthDate(), nil
-	case ref != "":
-		if !refPattern.MatchString(ref) {
-			return "", nin.Date{}, domain.Errorf(domain.EInvalid, "invalid_subject", "subjectRef is not a valid reference.")
-		}
-		return personkey.Key(ref), nin.Date{}, nil
-	}
-	return keys.Key(caller), caller.BirthDate(), nil
-}
-
 func (h *Handler) decide(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	caller, err := httpapi.CallerFrom(req)
 	if err != nil {
@@ -116,32 +68,9 @@ func (h *Handler) decide(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := httpapi.DecodeJSON(req, &b); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	svc, ok := access.Lookup(b.Service)
-	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "unknown_service", "The service is not in the catalogue.")
-	}
-	actor := h.Keys.Key(caller.ID)
-	subject, birth, err := Subject(h.Keys, h.IDs, caller.ID, b.Subject, b.SubjectRef)
+	d, svc, err := h.Access.Decide(ctx, access.Question{Caller: caller.ID, Service: b.Service, SubjectID: b.Subject, SubjectRef: b.SubjectRef, RecordUse: b.RecordUse})
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	recs, err := h.Store.AccessRecords(ctx, actor, subject)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	facts := access.Facts{Service: svc, Self: actor == subject, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, ActorDeceased: recs.ActorDeceased, Now: h.Now()}
-	if birth != (nin.Date{}) {
-		facts.Subject.Birth = birth
-	}
-	d := access.Decide(facts)
-	if h.Decided != nil {
-		h.Decided(ctx, d)
-	}
-	if d.Allowed && b.RecordUse {
-		u := access.Usage{ID: h.NewID(), At: facts.Now, Kind: "use", Service: svc.ID, By: d.Role}
-		if err := h.Store.AppendUsage(ctx, subject, u, h.Retention); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
-		}
 	}
 	h.Log.InfoContext(ctx, "access decided", "service", svc.ID, "allowed", d.Allowed, "rule", string(d.Rule), "role", string(d.Role))
 	return httpapi.JSON(http.StatusOK, decisionBody{Allowed: d.Allowed, Rule: d.Rule, Because: d.Because, Role: d.Role, Service: svc.ID})
@@ -163,10 +92,7 @@ func (h *Handler) usageLog(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	entries, next, err := h.Store.UsageLog(ctx, h.Keys.Key(caller.ID), limit, cursor)
-	if errors.Is(err, domain.ErrInvalidCursor) {
-		return events.APIGatewayV2HTTPResponse{}, domain.InvalidCursor()
-	}
+	entries, next, err := h.Access.Log(ctx, caller.ID, limit, cursor)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -189,8 +115,7 @@ func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if req.Body != "" {
 		return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "unexpected_body", "This route takes no request body.")
 	}
-	u := access.Usage{ID: h.NewID(), At: h.Now(), Kind: "login", By: access.RoleSelf}
-	if err := h.Store.AppendUsage(ctx, h.Keys.Key(caller.ID), u, h.Retention); err != nil {
+	if err := h.Access.Login(ctx, caller.ID); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.NoContent()

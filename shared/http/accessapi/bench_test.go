@@ -74,10 +74,8 @@ func decisionFixture(tb testing.TB) (*accessapi.Handler, *roundTrips) {
 	if err := store.Grants.CreateGrant(context.Background(), g); err != nil {
 		tb.Fatal(err)
 	}
-	h := accessapi.New(accessapi.Handler{Store: struct {
-		dynamo.AccessStore
-		dynamo.UsageStore
-	}{store.Access, store.Usage}, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: time.Now, NewID: domain.NewID, Log: obs.NewLogger(io.Discard, nil)})
+	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: time.Now, NewID: domain.NewID}
+	h := accessapi.New(accessapi.Handler{Access: dec, Log: obs.NewLogger(io.Discard, nil)})
 	return h, rt
 }
 
@@ -124,11 +122,8 @@ func TestDeadActorOneRoundTrip(t *testing.T) {
 	h, rt := decisionFixture(t)
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	ola, _ := nin.Parse("01879000099")
-	st := h.Store.(struct {
-		dynamo.AccessStore
-		dynamo.UsageStore
-	})
-	if _, err := (dynamo.DeathStore{Table: st.AccessStore.Table}).RecordDeath(context.Background(), keys.Key(ola), "frg-rt-1", time.Now(), time.Now().Add(30*24*time.Hour)); err != nil {
+	table := h.Access.Records.(dynamo.AccessStore).Table
+	if _, err := (dynamo.DeathStore{Table: table}).RecordDeath(context.Background(), keys.Key(ola), "frg-rt-1", time.Now(), time.Now().Add(30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	rt.n.Store(0)

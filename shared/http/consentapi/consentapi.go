@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -24,7 +23,11 @@ const (
 	RoutePut      = "PUT /v1/consent"
 	RouteWithdraw = "DELETE /v1/consent"
 	RouteHistory  = "GET /v1/consent/history"
+	RouteReceipt  = "GET /v1/consent/receipts/{id}"
 )
+
+// ReceiptPath is where a deletion receipt is read (the 202's Location).
+func ReceiptPath(id string) string { return "/v1/consent/receipts/" + id }
 
 // Handler serves the consent routes.
 type Handler struct {
@@ -33,7 +36,8 @@ type Handler struct {
 	Log     *slog.Logger
 	// Metrics, if set, counts consent changes by action and level.
 	Metrics Metrics
-	router  *httpapi.Router
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // Metrics counts consent changes (package metrics implements it).
@@ -43,21 +47,10 @@ type Metrics interface {
 
 // New returns a handler with its routes registered.
 func New(svc *consent.Service, keys *personkey.Keyer, log *slog.Logger) *Handler {
-	h := &Handler{Consent: svc, Keys: keys, Log: log, router: httpapi.NewRouter(log)}
-	h.router.Route(RouteGet, h.get)
-	h.router.Route(RoutePut, h.put)
-	h.router.Route(RouteWithdraw, h.withdraw)
-	h.router.Route(RouteHistory, h.history)
+	h := &Handler{Consent: svc, Keys: keys, Log: log}
+	h.Router = httpapi.NewRouter(log, httpapi.Routes{RouteGet: h.get, RoutePut: h.put, RouteWithdraw: h.withdraw, RouteHistory: h.history, RouteReceipt: h.receipt})
 	return h
 }
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
-}
-
-// Routes lists the route keys the handler serves.
-func (h *Handler) Routes() []string { return h.router.RouteKeys() }
 
 type stateBody struct {
 	Status        consent.Status  `json:"status"`
@@ -90,6 +83,9 @@ type eventBody struct {
 	PatientTravel bool            `json:"patientTravel"`
 	Channel       consent.Channel `json:"channel"`
 	Version       int64           `json:"version"`
+	// FormID names the paper form behind the event; the operator who keyed
+	// it in is never shown to the citizen.
+	FormID string `json:"formId,omitempty"`
 }
 
 type historyBody struct {
@@ -102,7 +98,7 @@ func (h *Handler) person(req events.APIGatewayV2HTTPRequest) (consent.Person, er
 	if err != nil {
 		return consent.Person{}, err
 	}
-	return consent.Person{Key: h.Keys.Key(c.ID)}, nil
+	return consent.Person{Key: h.Keys.Key(c.ID), ID: c.ID}, nil
 }
 
 func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -126,7 +122,7 @@ func (h *Handler) put(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 	if err := httpapi.DecodeJSON(req, &b); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	ifMatch, err := parseIfMatch(httpapi.Header(req, "If-Match"))
+	ifMatch, err := httpapi.IfMatch(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -155,7 +151,7 @@ func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPReque
 			return events.APIGatewayV2HTTPResponse{}, domain.Errorf(domain.EInvalid, "invalid_query", "confirmCascade must be true or false.")
 		}
 	}
-	ifMatch, err := parseIfMatch(httpapi.Header(req, "If-Match"))
+	ifMatch, err := httpapi.IfMatch(req)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -166,6 +162,22 @@ func (h *Handler) withdraw(ctx context.Context, req events.APIGatewayV2HTTPReque
 	h.Log.InfoContext(ctx, "consent withdrawn", "receipt", r.ID, "status", string(r.Status))
 	if h.Metrics != nil {
 		h.Metrics.Consent(ctx, "withdraw", "")
+	}
+	if r.Status != consent.ReceiptDone {
+		// The consent is withdrawn; the erase goes on in the background.
+		return httpapi.JSON(http.StatusAccepted, toReceiptBody(r), "Location", ReceiptPath(r.ID))
+	}
+	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
+}
+
+func (h *Handler) receipt(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	p, err := h.person(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	r, err := h.Consent.Receipt(ctx, p, req.PathParameters["id"])
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return httpapi.JSON(http.StatusOK, toReceiptBody(r))
 }
@@ -185,7 +197,7 @@ func (h *Handler) history(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	out := historyBody{Items: make([]eventBody, 0, len(evs)), Next: next}
 	for _, e := range evs {
-		out.Items = append(out.Items, eventBody{ID: e.ID, At: e.At, Action: e.Action, Level: e.Level, PatientTravel: e.PatientTravel, Channel: e.Channel, Version: e.Version})
+		out.Items = append(out.Items, eventBody{ID: e.ID, At: e.At, Action: e.Action, Level: e.Level, PatientTravel: e.PatientTravel, Channel: e.Channel, Version: e.Version, FormID: e.FormID})
 	}
 	return httpapi.JSON(http.StatusOK, out)
 }
@@ -196,7 +208,7 @@ func stateResponse(status int, st consent.State) (events.APIGatewayV2HTTPRespons
 		t := st.UpdatedAt
 		b.UpdatedAt = &t
 	}
-	return httpapi.JSON(status, b, "ETag", strconv.Quote(strconv.FormatInt(st.Version, 10)))
+	return httpapi.JSON(status, b, "ETag", httpapi.ETag(st.Version))
 }
 
 func toReceiptBody(r consent.Receipt) receiptBody {
@@ -209,23 +221,4 @@ func toReceiptBody(r consent.Receipt) receiptBody {
 		b.Deleted = map[string]int{}
 	}
 	return b
-}
-
-// parseIfMatch reads an If-Match header holding one strong ETag ("3").
-// An absent header or "*" means no precondition.
-func parseIfMatch(v string) (*int64, error) {
-	v = strings.TrimSpace(v)
-	if v == "" || v == "*" {
-		return nil, nil
-	}
-	bad := domain.Errorf(domain.EInvalid, "invalid_if_match", `If-Match must be one ETag as returned by GET, for example "3".`)
-	unq, err := strconv.Unquote(v)
-	if err != nil || !strings.HasPrefix(v, `"`) {
-		return nil, bad
-	}
-	n, err := strconv.ParseInt(unq, 10, 64)
-	if err != nil || n < 0 {
-		return nil, bad
-	}
-	return &n, nil
 }

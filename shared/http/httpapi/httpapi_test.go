@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"privacycore/shared/domain"
 	"privacycore/shared/http/httpapi"
@@ -68,7 +70,7 @@ func TestDomainErrorExtensionsAreMerged(t *testing.T) {
 }
 
 func TestRouterRecoversFromPanics(t *testing.T) {
-	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	r.Route("GET /boom", func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		panic("nil map in 14838500073")
 	})
@@ -79,7 +81,7 @@ func TestRouterRecoversFromPanics(t *testing.T) {
 }
 
 func TestRouterMethodNotAllowed(t *testing.T) {
-	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := httpapi.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	ok := func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return httpapi.NoContent()
 	}
@@ -156,10 +158,76 @@ type body struct {
 	Flag  bool   `json:"flag"`
 }
 
+// TestDecodeJSONStrict: each way a body can be ambiguous or mis-encoded
+// has its own code, and the target is left as it was.
+func TestDecodeJSONStrict(t *testing.T) {
+	type dated struct {
+		Level   string     `json:"level"`
+		ValidTo *time.Time `json:"validTo"`
+		Areas   []string   `json:"areas"`
+	}
+	dates := map[string]string{"validTo": "invalid_validity"}
+	tests := []struct {
+		name string
+		body string
+		want string // problem code, "" for accepted
+	}{
+		{"valid", `{"level":"full","validTo":"2030-02-28T00:00:00Z","areas":["a"]}`, ""},
+		{"valid with surrounding space", " \n{\"level\":\"full\"}\t ", ""},
+		{"duplicate key", `{"level":"basic","level":"full"}`, "duplicate_field"},
+		{"duplicate key, same value", `{"level":"full","level":"full"}`, "duplicate_field"},
+		{"duplicate key, escaped spelling", `{"level":"basic","l\u0065vel":"full"}`, "duplicate_field"},
+		{"key in other case", `{"LEVEL":"full"}`, "unknown_field"},
+		{"key in other case beside the real one", `{"level":"basic","LEVEL":"full"}`, "unknown_field"},
+		{"key title case", `{"Level":"full"}`, "unknown_field"},
+		{"invalid UTF-8 in a value", "{\"level\":\"f\xffull\"}", "invalid_utf8"},
+		{"invalid UTF-8 in a key", "{\"le\xc3vel\":\"full\"}", "invalid_utf8"},
+		{"invalid UTF-8 in an array", "{\"areas\":[\"a\",\"\xed\xa0\x80\"]}", "invalid_utf8"},
+		{"invalid UTF-8 in whitespace", "{\"level\":\"full\"}\xff", "invalid_utf8"},
+		{"lone surrogate escape", `{"level":"\ud800"}`, "invalid_utf8"},
+		{"null body", `null`, "malformed_json"},
+		{"null body with space", ` null `, "malformed_json"},
+		{"array body", `[]`, "malformed_json"},
+		{"string body", `"full"`, "malformed_json"},
+		{"empty body", ``, "malformed_json"},
+		{"trailing data", `{"level":"full"} {}`, "malformed_json"},
+		{"unclosed", `{"level":"full"`, "malformed_json"},
+		{"unknown field", `{"level":"full","pid":"x"}`, "unknown_field"},
+		{"wrong type", `{"level":1}`, "invalid_field"},
+		{"wrong type in a list", `{"areas":[1]}`, "invalid_field"},
+		{"date that does not exist", `{"validTo":"2030-02-30T00:00:00Z"}`, "invalid_validity"},
+		{"date without time", `{"validTo":"2030-02-28"}`, "invalid_validity"},
+		{"date of wrong type", `{"validTo":20300228}`, "invalid_validity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := dated{Level: "before"}
+			req := events.APIGatewayV2HTTPRequest{Body: tt.body, Headers: map[string]string{"content-type": "application/json"}}
+			err := httpapi.DecodeJSONFields(req, &v, dates)
+			got := ""
+			if err != nil {
+				e, ok := domain.AsError(err)
+				if !ok || httpapi.StatusOf(e.Code) != 400 {
+					t.Fatalf("got %v, want a 400 problem", err)
+				}
+				got = e.Reason
+			}
+			if got != tt.want {
+				t.Errorf("code: got %q, want %q (err %v)", got, tt.want, err)
+			}
+			if tt.want != "" && v.Level != "before" && v.Level != "" {
+				t.Errorf("a refused body set level to %q", v.Level)
+			}
+		})
+	}
+}
+
 // FuzzDecodeJSON checks that no body makes the decoder panic, and that any
-// body it accepts is one JSON value with only known fields, within the limit.
+// body it accepts is one JSON object in valid UTF-8 without duplicate
+// names, with only known fields, within the limit.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{`{"level":"full"}`, `{"level":"full","flag":true}`, `{`, `null`, `[]`, `{"x":1}`, `{"level":1}`, `{} {}`, "\x00", strings.Repeat(" ", 70000)} {
+	for _, s := range []string{`{"level":"full"}`, `{"level":"full","flag":true}`, `{`, `null`, `[]`, `{"x":1}`, `{"level":1}`, `{} {}`, "\x00", strings.Repeat(" ", 70000),
+		`{"level":"a","level":"b"}`, `{"LEVEL":"a"}`, "{\"level\":\"\xff\"}", `{"level":"\ud800"}`, `{"flag":null}`} {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, s string, b64 bool) {
@@ -175,8 +243,23 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 			return
 		}
-		if !b64 && (len(s) > httpapi.MaxBody || !json.Valid([]byte(s))) {
-			t.Fatalf("accepted invalid or oversized body %q", s)
+		if b64 {
+			return
+		}
+		// jsontext.Value.IsValid refuses invalid UTF-8 and duplicate names.
+		trimmed := strings.TrimLeft(s, " \t\r\n")
+		if len(s) > httpapi.MaxBody || !json.Valid([]byte(s)) || !jsontext.Value(s).IsValid() || !strings.HasPrefix(trimmed, "{") {
+			t.Fatalf("accepted an invalid, ambiguous, non-object or oversized body %q", s)
+		}
+		// Every name must be a field's exact name.
+		var names map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(s), &names); err != nil {
+			t.Fatalf("accepted %q, which is not an object: %v", s, err)
+		}
+		for k := range names {
+			if k != "level" && k != "flag" {
+				t.Fatalf("accepted %q with member %q", s, k)
+			}
 		}
 	})
 }

@@ -26,9 +26,17 @@ type Router struct {
 	routes map[string]HandlerFunc
 }
 
-// NewRouter returns an empty router that logs to log.
-func NewRouter(log *slog.Logger) *Router {
-	return &Router{Log: log, routes: map[string]HandlerFunc{}}
+// Routes maps route keys ("PUT /v1/consent") to their handlers.
+type Routes map[string]HandlerFunc
+
+// NewRouter returns a router serving routes that logs to log. Every API's
+// Handler embeds one, so its Handle is the router's.
+func NewRouter(log *slog.Logger, routes Routes) *Router {
+	r := &Router{Log: log, routes: make(map[string]HandlerFunc, len(routes))}
+	for key, fn := range routes {
+		r.Route(key, fn)
+	}
+	return r
 }
 
 // Route registers fn for a route key such as "PUT /v1/consent".

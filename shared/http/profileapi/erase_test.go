@@ -75,15 +75,15 @@ func TestDeathPurgeErasesEveryProfileItem(t *testing.T) {
 	pk := f.pk(ola)
 
 	f.deliver(notices, "death")
-	if r := f.do("get", withPID(ola)); r.Status != 403 || r.Body["code"] != "deceased" {
-		t.Errorf("profile after death: %d %s, want 403 deceased", r.Status, r.Raw)
+	if r := f.do("get", withPID(ola)); r.Status != 403 || r.Body["code"] != "consent_required" {
+		t.Errorf("profile after death: %d %s, want 403 consent_required", r.Status, r.Raw)
 	}
 	if got := profileItems(f.sortKeys(pk)); len(got) != 8 {
 		t.Fatalf("profile deleted before day 30: %v", got)
 	}
 
 	f.clock.Advance(30*24*time.Hour + time.Hour)
-	if err := sweep(context.Background()); err != nil {
+	if _, err := sweep(context.Background()); err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
 	if n := f.drainPurges(purge); n != 1 {

@@ -223,16 +223,20 @@ func TestSettingsForSelf(t *testing.T) {
 		service, wantDecision string
 	}{
 		{"block", "settings/block.json", `{"blocked":true}`, func(b map[string]any) bool { return b["emergencyBlock"] == true }, "messages", "emergency_block"},
-		{"reinstate", "settings/block.json", `{"blocked":false}`, func(b map[string]any) bool { return b["emergencyBlock"] == false }, "messages", "allowed"},
+		{"reinstate (paper form 1 only)", "forms/reinstate-adult.json", "", nil, "messages", "allowed"},
 		{"remove patient record access", "settings/patient-record.json", `{"enabled":false}`, func(b map[string]any) bool { return b["patientRecordAccess"] == false }, "patient_record", "patient_record_access_removed"},
-		{"restore patient record access", "settings/patient-record.json", `{"enabled":true}`, func(b map[string]any) bool { return b["patientRecordAccess"] == true }, "patient_record", "allowed"},
+		{"restore patient record access (paper form 1 only)", "forms/patient-record-restore-adult.json", "", nil, "patient_record", "allowed"},
 		{"remove SCR access", "settings/scr-access.json", `{"enabled":false}`, func(b map[string]any) bool { return b["summaryCareRecord"].(map[string]any)["access"] == false }, "summary_care_record", "summary_care_record_unavailable"},
 		{"restore SCR access", "settings/scr-access.json", `{"enabled":true}`, func(b map[string]any) bool { return b["summaryCareRecord"].(map[string]any)["access"] == true }, "summary_care_record", "allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := w.call("settings", tt.fixture, both(as(kari), body(tt.body)))
-			if r.Status != 200 || !tt.check(r.Body) {
+			if strings.HasPrefix(tt.fixture, "forms/") {
+				if r := w.call("forms", tt.fixture, nil); r.Status != 202 {
+					t.Fatalf("form: %d %s", r.Status, r.Raw)
+				}
+				w.drain("FormsQueue", "forms")
+			} else if r := w.call("settings", tt.fixture, both(as(kari), body(tt.body))); r.Status != 200 || !tt.check(r.Body) {
 				t.Fatalf("got %d %s", r.Status, r.Raw)
 			}
 			if got := w.decide(kari, tt.service, ""); got != tt.wantDecision {
@@ -255,11 +259,14 @@ func TestSettingsForSelf(t *testing.T) {
 	if changes != 7 {
 		t.Errorf("opt-out records: %d, want 7", changes)
 	}
-	w.call("settings", "settings/block.json", both(as(kari), body(`{"blocked":false}`)))
+	// Lifting the block in the portal is refused (paper form 1 only) and records nothing.
+	if r := w.call("settings", "settings/block.json", both(as(kari), body(`{"blocked":false}`))); r.Status != 403 || r.Body["code"] != "reinstate_by_form_1" {
+		t.Errorf("portal reinstate: %d %s", r.Status, r.Raw)
+	}
 	if r := w.call("consent", "consent/withdraw.json", as(kari)); r.Status != 200 {
 		t.Fatalf("withdraw: %s", r.Raw)
 	}
-	if got := count(w.sortKeys(kari), "OPTOUT#"); got != 8 || count(w.sortKeys(kari), "SETTINGS") != 1 {
+	if got := count(w.sortKeys(kari), "OPTOUT#"); got != 7 || count(w.sortKeys(kari), "SETTINGS") != 1 {
 		t.Errorf("after withdrawal: %v", w.sortKeys(kari))
 	}
 }
@@ -275,10 +282,10 @@ func TestSettingsForAChild(t *testing.T) {
 	if got := w.decide(kari, "messages", teen); got != "emergency_block" {
 		t.Errorf("decision for the blocked child: %s", got)
 	}
-	if r := w.call("settings", "settings/block-child.json", both(as(kari), body(`{"blocked":false,"child":"`+teen+`"}`))); r.Status != 403 || r.Body["code"] != "reinstate_child_by_form" {
+	if r := w.call("settings", "settings/block-child.json", both(as(kari), body(`{"blocked":false,"child":"`+teen+`"}`))); r.Status != 403 || r.Body["code"] != "reinstate_by_form_2" {
 		t.Errorf("reinstating a child in the portal: %d %s", r.Status, r.Raw)
 	}
-	if r := w.call("settings", "settings/block.json", both(as(teen), body(`{"blocked":false}`))); r.Status != 403 || r.Body["code"] != "reinstate_child_by_form" {
+	if r := w.call("settings", "settings/block.json", both(as(teen), body(`{"blocked":false}`))); r.Status != 403 || r.Body["code"] != "reinstate_by_form_2" {
 		t.Errorf("the child lifting the block themself: %d %s", r.Status, r.Raw)
 	}
 	if got := w.decide(kari, "messages", teen); got != "emergency_block" {
@@ -339,7 +346,7 @@ func TestSCROptOutWindow(t *testing.T) {
 				t.Fatalf("restore: %d %s", r.Status, r.Raw)
 			}
 			w.clock.Advance(time.Hour)
-			if err := w.sweep(context.Background()); err != nil {
+			if _, err := w.sweep(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			w.drain("PurgeQueue", "purge")

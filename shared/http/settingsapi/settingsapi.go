@@ -7,14 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"privacycore/shared/domain"
-	"privacycore/shared/domain/access"
-	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/settings"
@@ -30,23 +27,17 @@ const (
 	RouteSCROptOut = "PUT /v1/privacy-settings/summary-care-record/opt-out"
 )
 
-// Relations finds the caller's link to a child.
-type Relations interface {
-	AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error)
-}
-
 // Handler serves the settings routes.
 type Handler struct {
 	Settings *settings.Service
-	Rel      Relations
 	Keys     *personkey.Keyer
 	IDs      nin.Rules // which person ids the stack accepts in bodies
-	Now      func() time.Time
 	// ChildRecordAge is the age under which a parent may change a child's
 	// patient-record access (default 16).
 	ChildRecordAge int
 	Log            *slog.Logger
-	router         *httpapi.Router
+	// Router serves the routes; its Handle is the Lambda entry point.
+	*httpapi.Router
 }
 
 // New returns a handler with its routes registered.
@@ -55,18 +46,14 @@ func New(h Handler) *Handler {
 		h.ChildRecordAge = settings.DefaultChildPatientRecordAge
 	}
 	out := &h
-	out.router = httpapi.NewRouter(h.Log)
-	out.router.Route(RouteGet, out.get)
-	out.router.Route(RouteBlock, out.block)
-	out.router.Route(RouteRecord, out.record)
-	out.router.Route(RouteSCRAccess, out.scrAccess)
-	out.router.Route(RouteSCROptOut, out.scrOptOut)
+	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
+		RouteGet:       out.get,
+		RouteBlock:     out.block,
+		RouteRecord:    out.record,
+		RouteSCRAccess: out.scrAccess,
+		RouteSCROptOut: out.scrOptOut,
+	})
 	return out
-}
-
-// Handle is the Lambda entry point.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.router.Handle(ctx, req)
 }
 
 type scrBody struct {
@@ -93,8 +80,6 @@ func body(st settings.State) stateBody {
 	return b
 }
 
-var refPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // target resolves whose settings a request changes: the caller's, or a
 // child's (by id in the body or by the person selector's reference) when the
 // caller has parental responsibility and the child is under maxAge.
@@ -115,28 +100,18 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		child = h.Keys.Key(id)
 	case childRef != "":
-		if !refPattern.MatchString(childRef) {
+		k, ok := personkey.ParseRef(childRef)
+		if !ok {
 			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "childRef is not a valid reference.")
 		}
-		child = personkey.Key(childRef)
+		child = k
 	default:
-		recs, err := h.Rel.AccessRecords(ctx, me, me)
-		if err != nil {
-			return "", "", err
-		}
-		return me, settings.BySelf, settings.CheckAlive(recs.ActorDeceased, recs.Subject.Deceased)
+		return me, settings.BySelf, h.Settings.Alive(ctx, me)
 	}
-	recs, err := h.Rel.AccessRecords(ctx, me, child)
-	if err != nil {
+	if err := h.Settings.ChildOf(ctx, me, child, maxAge); err != nil {
 		return "", "", err
 	}
-	if err := settings.CheckAlive(recs.ActorDeceased, false); err != nil {
-		return "", "", err
-	}
-	if recs.Link == nil || recs.Link.Foster || clock.Age(recs.ChildBirth, h.Now()) >= maxAge {
-		return "", "", settings.ErrNotChild()
-	}
-	return child, settings.ByParent, settings.CheckAlive(false, recs.Subject.Deceased)
+	return child, settings.ByParent, nil
 }
 
 func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -193,18 +168,12 @@ func (h *Handler) block(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if !blocked {
-		return events.APIGatewayV2HTTPResponse{}, settings.PortalReinstate(by == settings.ByParent || h.callerUnder(req, settings.ChildAge))
+	caller, err := httpapi.CallerFrom(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	st, err := h.Settings.SetEmergencyBlock(ctx, key, blocked, settings.Who{By: by, Channel: settings.Portal})
+	st, err := h.Settings.SetEmergencyBlockInPortal(ctx, key, blocked, by, caller.ID)
 	return h.done(ctx, st, err, string(settings.EmergencyBlock))
-}
-
-// callerUnder reports whether the caller is under age: their own forms are
-// the children's (form 2, signed by a parent).
-func (h *Handler) callerUnder(req events.APIGatewayV2HTTPRequest, age int) bool {
-	c, err := httpapi.CallerFrom(req)
-	return err == nil && clock.Age(c.ID.BirthDate(), h.Now()) < age
 }
 
 func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -216,10 +185,11 @@ func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if enabled {
-		return events.APIGatewayV2HTTPResponse{}, settings.PortalRestoreRecord(by == settings.ByParent || h.callerUnder(req, h.ChildRecordAge))
+	caller, err := httpapi.CallerFrom(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	st, err := h.Settings.SetPatientRecordAccess(ctx, key, enabled, settings.Who{By: by, Channel: settings.Portal})
+	st, err := h.Settings.SetPatientRecordAccessInPortal(ctx, key, enabled, by, caller.ID, h.ChildRecordAge)
 	return h.done(ctx, st, err, string(settings.PatientRecordAccess))
 }
 

@@ -24,6 +24,11 @@ import (
 // (template.yaml sets METRICS_NAMESPACE to PrivacyCore/<Stage>).
 const DefaultNamespace = "PrivacyCore"
 
+// DefaultService is the Service dimension when none is configured (as
+// Lambda Powertools, every data point carries the service; template.yaml
+// sets POWERTOOLS_SERVICE_NAME).
+const DefaultService = "privacycore"
+
 // Unit is a CloudWatch unit.
 type Unit string
 
@@ -38,6 +43,7 @@ const (
 	Requests          = "Requests"          // per route and status class
 	Latency           = "Latency"           // per route and status class, ms
 	Decisions         = "Decisions"         // access decisions per outcome and rule
+	SectorDecisions   = "SectorDecisions"   // the sector's decisions per outcome, resource and rule
 	ConsentChanges    = "ConsentChanges"    // per action and level
 	Notices           = "Notices"           // register notices per type and outcome
 	Purges            = "Purges"            // finished delayed deletions per reason
@@ -48,10 +54,19 @@ const (
 	MessagesReceived  = "MessagesReceived"  // SQS messages a consumer was handed
 	MessagesFailed    = "MessagesFailed"    // SQS messages reported failed; after retries they go to the DLQ
 	DroppedDataPoints = "DroppedDataPoints" // data points refused by the guard
+	ColdStart         = "ColdStart"         // a function's first invocation in a new execution environment
 )
+
+// Names lists every metric the code emits (the constants above); the
+// dashboard and alarms in template.yaml may name only these (infra/stack tests).
+var Names = []string{
+	Requests, Latency, Decisions, SectorDecisions, ConsentChanges, Notices, Purges, ItemsDeleted, PurgesNotDue,
+	JobsQueued, OverdueJobs, MessagesReceived, MessagesFailed, DroppedDataPoints, ColdStart,
+}
 
 // The dimension names: the closed set a data point may use.
 const (
+	Service     = "Service" // on every data point: the emitter's service
 	Function    = "Function"
 	Route       = "Route"
 	StatusClass = "StatusClass"
@@ -61,12 +76,19 @@ const (
 	Level       = "Level"
 	NoticeType  = "NoticeType"
 	Reason      = "Reason"
+	Resource    = "Resource"
 )
 
-var dimensionNames = map[string]bool{
-	Function: true, Route: true, StatusClass: true, Outcome: true, Rule: true,
-	Action: true, Level: true, NoticeType: true, Reason: true,
-}
+// Dimensions lists the dimension names a data point may carry.
+var Dimensions = []string{Service, Function, Route, StatusClass, Outcome, Rule, Action, Level, NoticeType, Reason, Resource}
+
+var dimensionNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range Dimensions {
+		m[d] = true
+	}
+	return m
+}()
 
 // maxValueLen bounds a dimension value (CloudWatch allows 1024); ours are
 // names and route keys.
@@ -87,6 +109,7 @@ type Value struct {
 type Emitter struct {
 	w         io.Writer
 	namespace string
+	service   string
 	log       *slog.Logger
 	now       func() time.Time
 	mu        sync.Mutex
@@ -101,7 +124,17 @@ func New(w io.Writer, namespace string, log *slog.Logger) *Emitter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Emitter{w: w, namespace: namespace, log: log, now: time.Now}
+	return &Emitter{w: w, namespace: namespace, service: DefaultService, log: log, now: time.Now}
+}
+
+// WithService returns e with every data point under the Service dimension
+// service (DefaultService if empty).
+func (e *Emitter) WithService(service string) *Emitter {
+	if service == "" {
+		service = DefaultService
+	}
+	e.service = service
+	return e
 }
 
 // WithClock returns e reading timestamps from now (for tests).
@@ -110,21 +143,27 @@ func (e *Emitter) WithClock(now func() time.Time) *Emitter {
 	return e
 }
 
-// Emit writes one data point: the values under one set of dimensions. It
-// refuses (drops and logs) a point with an unknown dimension name, an empty
-// or overlong value, or a value that looks like a person id or person key.
+// Emit writes one data point: the values under the Service dimension and
+// dims. It refuses (drops and logs) a point with an unknown dimension name,
+// an empty or overlong value, or a value that looks like a person id or
+// person key.
 func (e *Emitter) Emit(ctx context.Context, dims []Dim, values ...Value) {
 	if e == nil || len(values) == 0 {
 		return
 	}
-	for _, d := range dims {
-		if code, reason := refuse(d); code != "" {
+	all := append([]Dim{{Service, e.service}}, dims...)
+	for i, d := range all {
+		code, reason := refuse(d)
+		if i > 0 && d.Name == Service {
+			code, reason = "unknown_dimension", "the emitter sets the service dimension"
+		}
+		if code != "" {
 			e.log.ErrorContext(ctx, "metric data point refused", "metric", values[0].Name, "dimension", d.Name, "reason", reason)
-			e.write([]Dim{{Reason, code}}, Value{Name: DroppedDataPoints, Unit: Count, Value: 1})
+			e.write([]Dim{{Service, DefaultService}, {Reason, code}}, Value{Name: DroppedDataPoints, Unit: Count, Value: 1})
 			return
 		}
 	}
-	e.write(dims, values...)
+	e.write(all, values...)
 }
 
 func (e *Emitter) write(dims []Dim, values ...Value) {
@@ -202,6 +241,18 @@ func (e *Emitter) Decision(ctx context.Context, allowed bool, rule string) {
 	e.Emit(ctx, []Dim{{Outcome, outcome}, {Rule, rule}}, Value{Decisions, Count, 1})
 }
 
+// SectorDecision records a decision the health sector's systems asked for:
+// SectorDecisions per outcome, resource (prescription, summary care record,
+// appointment history) and deciding rule. Never the person or the health
+// professional.
+func (e *Emitter) SectorDecision(ctx context.Context, allowed bool, resource, rule string) {
+	outcome := "denied"
+	if allowed {
+		outcome = "allowed"
+	}
+	e.Emit(ctx, []Dim{{Outcome, outcome}, {Resource, resource}, {Rule, rule}}, Value{SectorDecisions, Count, 1})
+}
+
 // Consent records a consent change: action "set" (give or change) with the
 // level now in effect, or "withdraw" (level "none").
 func (e *Emitter) Consent(ctx context.Context, action, level string) {
@@ -240,6 +291,12 @@ func (e *Emitter) Swept(ctx context.Context, queued int) {
 // sweeper stops reporting.
 func (e *Emitter) Overdue(ctx context.Context, jobs int) {
 	e.Emit(ctx, []Dim{{Function, SweeperFunction}}, Value{OverdueJobs, Count, float64(jobs)})
+}
+
+// Cold records a function's cold start (its first invocation in a new
+// execution environment) under the Function dimension.
+func (e *Emitter) Cold(ctx context.Context, function string) {
+	e.Emit(ctx, []Dim{{Function, function}}, Value{ColdStart, Count, 1})
 }
 
 // Batch records what an SQS consumer was handed and how many messages it

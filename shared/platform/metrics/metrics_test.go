@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -132,27 +133,31 @@ func TestHelpersWriteEMF(t *testing.T) {
 		want point
 	}{
 		{"request", func(e *metrics.Emitter) { e.Request(ctx, "PUT /v1/consent", 200, 12500*time.Microsecond) },
-			point{map[string]string{"Route": "PUT /v1/consent", "StatusClass": "2xx"}, []metric{{"Requests", "Count", 1}, {"Latency", "Milliseconds", 12.5}}}},
+			point{map[string]string{"Service": "privacycore", "Route": "PUT /v1/consent", "StatusClass": "2xx"}, []metric{{"Requests", "Count", 1}, {"Latency", "Milliseconds", 12.5}}}},
 		{"client error", func(e *metrics.Emitter) { e.Request(ctx, "GET /v1/consent", 404, time.Millisecond) },
-			point{map[string]string{"Route": "GET /v1/consent", "StatusClass": "4xx"}, []metric{{"Requests", "Count", 1}, {"Latency", "Milliseconds", 1}}}},
+			point{map[string]string{"Service": "privacycore", "Route": "GET /v1/consent", "StatusClass": "4xx"}, []metric{{"Requests", "Count", 1}, {"Latency", "Milliseconds", 1}}}},
 		{"decision allowed", func(e *metrics.Emitter) { e.Decision(ctx, true, "allowed") },
-			point{map[string]string{"Outcome": "allowed", "Rule": "allowed"}, []metric{{"Decisions", "Count", 1}}}},
+			point{map[string]string{"Service": "privacycore", "Outcome": "allowed", "Rule": "allowed"}, []metric{{"Decisions", "Count", 1}}}},
 		{"decision denied", func(e *metrics.Emitter) { e.Decision(ctx, false, "no_consent") },
-			point{map[string]string{"Outcome": "denied", "Rule": "no_consent"}, []metric{{"Decisions", "Count", 1}}}},
+			point{map[string]string{"Service": "privacycore", "Outcome": "denied", "Rule": "no_consent"}, []metric{{"Decisions", "Count", 1}}}},
 		{"consent set", func(e *metrics.Emitter) { e.Consent(ctx, "set", "basic_plus") },
-			point{map[string]string{"Action": "set", "Level": "basic_plus"}, []metric{{"ConsentChanges", "Count", 1}}}},
+			point{map[string]string{"Service": "privacycore", "Action": "set", "Level": "basic_plus"}, []metric{{"ConsentChanges", "Count", 1}}}},
 		{"consent withdrawn", func(e *metrics.Emitter) { e.Consent(ctx, "withdraw", "") },
-			point{map[string]string{"Action": "withdraw", "Level": "none"}, []metric{{"ConsentChanges", "Count", 1}}}},
+			point{map[string]string{"Service": "privacycore", "Action": "withdraw", "Level": "none"}, []metric{{"ConsentChanges", "Count", 1}}}},
 		{"notice", func(e *metrics.Emitter) { e.Notice(ctx, "death", "death_recorded") },
-			point{map[string]string{"NoticeType": "death", "Outcome": "death_recorded"}, []metric{{"Notices", "Count", 1}}}},
+			point{map[string]string{"Service": "privacycore", "NoticeType": "death", "Outcome": "death_recorded"}, []metric{{"Notices", "Count", 1}}}},
 		{"purge", func(e *metrics.Emitter) { e.Purged(ctx, "death", 42) },
-			point{map[string]string{"Reason": "death"}, []metric{{"Purges", "Count", 1}, {"ItemsDeleted", "Count", 42}}}},
+			point{map[string]string{"Service": "privacycore", "Reason": "death"}, []metric{{"Purges", "Count", 1}, {"ItemsDeleted", "Count", 42}}}},
 		{"sweep", func(e *metrics.Emitter) { e.Swept(ctx, 3) },
-			point{map[string]string{"Function": "sweeper"}, []metric{{"JobsQueued", "Count", 3}}}},
+			point{map[string]string{"Service": "privacycore", "Function": "sweeper"}, []metric{{"JobsQueued", "Count", 3}}}},
 		{"overdue", func(e *metrics.Emitter) { e.Overdue(ctx, 2) },
-			point{map[string]string{"Function": "sweeper"}, []metric{{"OverdueJobs", "Count", 2}}}},
+			point{map[string]string{"Service": "privacycore", "Function": "sweeper"}, []metric{{"OverdueJobs", "Count", 2}}}},
+		{"cold start", func(e *metrics.Emitter) { e.Cold(ctx, "privacycore-dev-ConsentFunction-AbCdEf") },
+			point{map[string]string{"Service": "privacycore", "Function": "privacycore-dev-ConsentFunction-AbCdEf"}, []metric{{"ColdStart", "Count", 1}}}},
+		{"another service", func(e *metrics.Emitter) { e.WithService("portal-privacy").Swept(ctx, 1) },
+			point{map[string]string{"Service": "portal-privacy", "Function": "sweeper"}, []metric{{"JobsQueued", "Count", 1}}}},
 		{"batch", func(e *metrics.Emitter) { e.Batch(ctx, "notice-worker", 10, 2) },
-			point{map[string]string{"Function": "notice-worker"}, []metric{{"MessagesReceived", "Count", 10}, {"MessagesFailed", "Count", 2}}}},
+			point{map[string]string{"Service": "privacycore", "Function": "notice-worker"}, []metric{{"MessagesReceived", "Count", 10}, {"MessagesFailed", "Count", 2}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +194,10 @@ func TestGuardRefusesPersonIDs(t *testing.T) {
 			e.Emit(ctx, []metrics.Dim{{Name: "PersonKey", Value: "x"}}, metrics.Value{Name: "X", Unit: metrics.Count, Value: 1})
 		}, "unknown_dimension", "unknown dimension name"},
 		{"empty value", func(e *metrics.Emitter) { e.Purged(ctx, "", 1) }, "empty_value", "empty value"},
+		{"a data point's own service", func(e *metrics.Emitter) {
+			e.Emit(ctx, []metrics.Dim{{Name: metrics.Service, Value: "other"}}, metrics.Value{Name: "X", Unit: metrics.Count, Value: 1})
+		}, "unknown_dimension", "the emitter sets the service dimension"},
+		{"person id as the service", func(e *metrics.Emitter) { e.WithService(pid).Swept(ctx, 1) }, "person_id", "value looks like a person id"},
 		{"overlong value", func(e *metrics.Emitter) { e.Decision(ctx, false, strings.Repeat("x", 129)) }, "value_too_long", "value too long"},
 	}
 	for _, tt := range tests {
@@ -199,7 +208,7 @@ func TestGuardRefusesPersonIDs(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("got %d lines, want 1 (the DroppedDataPoints count)", len(got))
 			}
-			check(t, got[0], point{map[string]string{"Reason": tt.wantCode}, []metric{{"DroppedDataPoints", "Count", 1}}})
+			check(t, got[0], point{map[string]string{"Service": "privacycore", "Reason": tt.wantCode}, []metric{{"DroppedDataPoints", "Count", 1}}})
 			if strings.Contains(logs.String(), pid) || strings.Contains(strings.ToLower(logs.String()), key) {
 				t.Errorf("the refusal log repeats the value: %s", logs.String())
 			}
@@ -303,8 +312,55 @@ func TestSQSWrapper(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("got %d lines, want 1", len(got))
 			}
-			check(t, got[0], point{map[string]string{"Function": "purge-worker"},
+			check(t, got[0], point{map[string]string{"Service": "privacycore", "Function": "purge-worker"},
 				[]metric{{"MessagesReceived", "Count", 3}, {"MessagesFailed", "Count", tt.wantFailed}}})
 		})
+	}
+}
+
+// TestSectorDecisionDimensions: a sector decision is counted by outcome,
+// resource and rule, and never by a person id even if one were passed.
+func TestSectorDecisionDimensions(t *testing.T) {
+	e, _, lines := capture(t)
+	e.SectorDecision(context.Background(), true, "summary_care_record", "scr_limited_emergency")
+	e.SectorDecision(context.Background(), false, "prescription", "14838500073")
+	got := lines()
+	if len(got) != 2 {
+		t.Fatalf("got %d lines, want 2", len(got))
+	}
+	check(t, got[0], point{map[string]string{"Service": "privacycore", "Outcome": "allowed", "Resource": "summary_care_record", "Rule": "scr_limited_emergency"},
+		[]metric{{"SectorDecisions", "Count", 1}}})
+	check(t, got[1], point{map[string]string{"Service": "privacycore", "Reason": "person_id"}, []metric{{"DroppedDataPoints", "Count", 1}}})
+}
+
+// TestNamesAreWhatTheHelpersWrite: metrics.Names (what the dashboard and
+// alarms may name) is exactly the set of metrics the helpers write.
+func TestNamesAreWhatTheHelpersWrite(t *testing.T) {
+	ctx := context.Background()
+	e, _, lines := capture(t)
+	e.Request(ctx, "GET /v1/consent", 200, time.Millisecond)
+	e.Decision(ctx, true, "allowed")
+	e.SectorDecision(ctx, false, "prescription", "rx_only_gp")
+	e.Consent(ctx, "set", "basic")
+	e.Notice(ctx, "death", "death_recorded")
+	e.Purged(ctx, "death", 1)
+	e.NotDue(ctx)
+	e.Swept(ctx, 1)
+	e.Overdue(ctx, 0)
+	e.Batch(ctx, "purge-worker", 1, 0)
+	e.Cold(ctx, "f")
+	e.FeedRun(ctx, 2, 1, 1, 0)
+	e.FeedLag(ctx, 0)
+	e.Decision(ctx, false, "14838500073") // refused: DroppedDataPoints
+	written := map[string]bool{}
+	for _, l := range lines() {
+		for _, d := range l.AWS.CloudWatchMetrics {
+			for _, m := range d.Metrics {
+				written[m.Name] = true
+			}
+		}
+	}
+	if got, want := slices.Sorted(maps.Keys(written)), slices.Sorted(slices.Values(metrics.Names)); !slices.Equal(got, want) {
+		t.Errorf("written %v, metrics.Names %v", got, want)
 	}
 }

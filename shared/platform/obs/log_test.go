@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -99,3 +100,79 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionLoggerKeys: a function's log lines carry the keys Lambda
+// Powertools puts on every line; cold_start is true only on the function's
+// first invocation in the process.
+func TestFunctionLoggerKeys(t *testing.T) {
+	const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	invoke := func(id string, traced bool) context.Context {
+		ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: id})
+		if traced {
+			//lint:ignore SA1029 aws-lambda-go's key is this string
+			ctx = context.WithValue(ctx, "x-amzn-trace-id", trace)
+		}
+		return ctx
+	}
+	var buf bytes.Buffer
+	fn := obs.FunctionFromEnv(envOf(map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "privacycore-dev-TestFunctionLoggerKeys"}))
+	log := obs.NewFunctionLogger(&buf, nil, fn)
+	log.Info("built")                                 // construction: no invocation
+	log.InfoContext(invoke("req-1", true), "first")   // the cold start
+	log.InfoContext(invoke("req-1", true), "again")   // same invocation: still cold
+	log.InfoContext(invoke("req-2", false), "second") // warm, not traced
+	log.With("k", "v").InfoContext(invoke("req-3", false), "derived")
+
+	tests := []map[string]any{
+		{"msg": "built", "service": "privacycore", "function_name": "privacycore-dev-TestFunctionLoggerKeys"},
+		{"msg": "first", "service": "privacycore", "function_name": "privacycore-dev-TestFunctionLoggerKeys", "function_request_id": "req-1", "cold_start": true, "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793"},
+		{"msg": "again", "service": "privacycore", "function_name": "privacycore-dev-TestFunctionLoggerKeys", "function_request_id": "req-1", "cold_start": true, "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793"},
+		{"msg": "second", "service": "privacycore", "function_name": "privacycore-dev-TestFunctionLoggerKeys", "function_request_id": "req-2", "cold_start": false},
+		{"msg": "derived", "service": "privacycore", "function_name": "privacycore-dev-TestFunctionLoggerKeys", "function_request_id": "req-3", "cold_start": false, "k": "v"},
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != len(tests) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(tests), buf.String())
+	}
+	for i, want := range tests {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatal(err)
+		}
+		delete(got, "time")
+		delete(got, "level")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("line %d:\ngot  %v\nwant %v", i+1, got, want)
+		}
+	}
+}
+
+func TestFunctionFromEnv(t *testing.T) {
+	got := obs.FunctionFromEnv(envOf(map[string]string{"POWERTOOLS_SERVICE_NAME": "portal-privacy", "AWS_LAMBDA_FUNCTION_NAME": "f"}))
+	if want := (obs.Function{Service: "portal-privacy", Name: "f"}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got := obs.FunctionFromEnv(func(string) string { return "" }); got.Service != obs.DefaultService {
+		t.Errorf("no POWERTOOLS_SERVICE_NAME: service %q, want %q", got.Service, obs.DefaultService)
+	}
+}
+
+func TestColdStartPerFunction(t *testing.T) {
+	tests := []struct {
+		function, request string
+		want              bool
+	}{
+		{"TestColdStartPerFunction-a", "1", true},
+		{"TestColdStartPerFunction-a", "1", true}, // asked again within the first invocation
+		{"TestColdStartPerFunction-a", "2", false},
+		{"TestColdStartPerFunction-b", "3", true}, // another function in the same process (the local runner)
+		{"TestColdStartPerFunction-b", "1", false},
+	}
+	for _, tt := range tests {
+		if got := obs.ColdStart(tt.function, tt.request); got != tt.want {
+			t.Errorf("ColdStart(%s, %s) = %v, want %v", tt.function, tt.request, got, tt.want)
+		}
+	}
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -1,5 +1,6 @@
-// Package queue adapts SQS: a batch loop that reports partial failures, and
-// a sender for the purge queue.
+// Package queue adapts SQS: a batch loop that reports partial failures
+// (Batch), a sender of purge jobs in batches of ten (Sender) and a sender of
+// single messages, for paper forms (Single).
 package queue
 
 import (
@@ -68,6 +69,21 @@ func (s Sender) SendPurges(ctx context.Context, ids []string) error {
 			return fmt.Errorf("send purge batch: %d of %d messages refused (%s)", len(out.Failed), n, aws.ToString(out.Failed[0].Code))
 		}
 		ids = ids[n:]
+	}
+	return nil
+}
+
+// Continue implements deletion.Continuer: one purge message carrying the
+// job's cursor.
+func (s Sender) Continue(ctx context.Context, jobID, cursor string) error {
+	out, err := s.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &s.QueueURL, Entries: []types.SendMessageBatchRequestEntry{
+		{Id: aws.String("0"), MessageBody: aws.String(deletion.EncodeAt(jobID, cursor))},
+	}})
+	if err != nil {
+		return fmt.Errorf("send continuation: %w", err)
+	}
+	if len(out.Failed) > 0 {
+		return fmt.Errorf("send continuation: refused (%s)", aws.ToString(out.Failed[0].Code))
 	}
 	return nil
 }

@@ -141,7 +141,7 @@ func (w *world) deliverOK(fixture string) {
 // the purge worker. It returns how many purge messages were handled.
 func (w *world) sweepAndPurge() int {
 	w.t.Helper()
-	if err := w.sweep(context.Background()); err != nil {
+	if _, err := w.sweep(context.Background()); err != nil {
 		w.t.Fatalf("sweep: %v", err)
 	}
 	url := w.local.QueueURLs["PurgeQueue"]

@@ -54,7 +54,7 @@ func TestPurgeKilledHalfWayCompletesOnRetry(t *testing.T) {
 		broken := dynamo.NewStores(&failAfter{DB: w.local.DynamoDB, n: crashAfter}, table, w.clock.Now)
 		broken.Table.PageLimit = 40
 		p := &deletion.Purger{Jobs: broken.Jobs, Receipts: broken.Consent, Eraser: broken.Eraser, Deaths: broken.Deaths, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
-		if err := p.Purge(context.Background(), jobID); err == nil || !strings.Contains(err.Error(), "injected crash") {
+		if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: jobID}); err == nil || !strings.Contains(err.Error(), "injected crash") {
 			t.Fatalf("crash after %d batches: got %v, want the injected crash", crashAfter, err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestPurgeKilledHalfWayCompletesOnRetry(t *testing.T) {
 	}
 	healthy := dynamo.NewStores(w.local.DynamoDB, table, w.clock.Now)
 	p := &deletion.Purger{Jobs: healthy.Jobs, Receipts: healthy.Consent, Eraser: healthy.Eraser, Deaths: healthy.Deaths, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
-	if err := p.Purge(context.Background(), jobID); err != nil {
+	if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: jobID}); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	left := w.sortKeys(o)
@@ -79,7 +79,7 @@ func TestPurgeKilledHalfWayCompletesOnRetry(t *testing.T) {
 		t.Errorf("job status %s, want done", job.Status)
 	}
 	// The message may be delivered again: a finished job is a no-op.
-	if err := p.Purge(context.Background(), jobID); err != nil {
+	if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: jobID}); err != nil {
 		t.Errorf("purge of a done job: %v", err)
 	}
 }

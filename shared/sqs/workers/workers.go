@@ -1,4 +1,6 @@
-// Package workers holds the queue consumers: register notices and purges.
+// Package workers holds the SQS consumers: population-register notices,
+// purges of due deletion jobs, and paper forms. Each decodes a message, hands
+// it to one domain service and reports partial batch failures (queue.Batch).
 package workers
 
 import (
@@ -84,11 +86,11 @@ type Purges struct {
 // Handle is the Lambda entry point.
 func (w *Purges) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	return queue.Batch(ctx, w.Log, ev, func(ctx context.Context, m events.SQSMessage) error {
-		id, err := deletion.Decode(m.Body)
+		msg, err := deletion.Decode(m.Body)
 		if err != nil {
 			return err
 		}
-		return w.Purger.Purge(ctx, id)
+		return w.Purger.Purge(ctx, msg)
 	}), nil
 }
 
