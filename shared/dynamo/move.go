@@ -13,12 +13,13 @@ import (
 	"privacycore/shared/domain/personkey"
 )
 
-// movePage is how many items one round of a move reads.
-const movePage = 100
+// movePage is how many items one round of a move reads (the keys of a
+// round's plain items are checked against the new key 100 at a time).
+const movePage = 1000
 
 // MovePerson implements notices.Mover: when the register changes a person's
 // id (a D-number becomes a fødselsnummer), everything under the old key
-// moves to the new one, a page at a time, until the time until (zero: no
+// moves to the new one, a page (movePage items) at a time, until the time until (zero: no
 // limit). Plain items (no twin, no deletion job) whose sort key is free
 // under the new key are copied with BatchWriteItem and then deleted under
 // the old key with BatchWriteItem (a crash in between leaves a copy under
@@ -98,23 +99,27 @@ func (s Mover) existing(ctx context.Context, pk string, items []map[string]types
 	if len(items) == 0 {
 		return taken, nil
 	}
-	keys := make([]map[string]types.AttributeValue, 0, len(items))
-	for _, it := range items {
-		keys = append(keys, itemKey(pk, str(it["sk"])))
-	}
-	req := map[string]types.KeysAndAttributes{s.Name: {Keys: keys, ProjectionExpression: aws.String("sk"), ConsistentRead: aws.Bool(true)}}
-	for attempt := 0; len(req) > 0; attempt++ {
-		if attempt == maxBatchAttempts {
-			return nil, fmt.Errorf("read target keys: still unprocessed after %d attempts", attempt)
+	for len(items) > 0 {
+		n := min(100, len(items)) // BatchGetItem's limit
+		keys := make([]map[string]types.AttributeValue, 0, n)
+		for _, it := range items[:n] {
+			keys = append(keys, itemKey(pk, str(it["sk"])))
 		}
-		out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, fmt.Errorf("read target keys: %w", err)
+		items = items[n:]
+		req := map[string]types.KeysAndAttributes{s.Name: {Keys: keys, ProjectionExpression: aws.String("sk"), ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt == maxBatchAttempts {
+				return nil, fmt.Errorf("read target keys: still unprocessed after %d attempts", attempt)
+			}
+			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("read target keys: %w", err)
+			}
+			for _, it := range out.Responses[s.Name] {
+				taken[str(it["sk"])] = true
+			}
+			req = out.UnprocessedKeys
 		}
-		for _, it := range out.Responses[s.Name] {
-			taken[str(it["sk"])] = true
-		}
-		req = out.UnprocessedKeys
 	}
 	return taken, nil
 }
