@@ -8,6 +8,8 @@ PYTHON    ?= python3
 BIN       := bin
 PID       ?= 14838500073
 SCOPE     ?=
+# CLIENT: mint a machine client's token instead (make token CLIENT=kjernejournal SCOPE=sector:read).
+CLIENT    ?=
 # Largest bootstrap `make size` accepts (10 MB; cold starts grow with it).
 MAX_BINARY ?= 10000000
 GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
@@ -30,9 +32,9 @@ run:
 	@GO="$(GO)" bash infra/scripts/build.sh $(BIN)/local ./infra/cmd/local
 	$(BIN)/local run -addr "$(ADDR)"
 
-## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"])
+## token: mint a local access token (make token PID=<11 digits> [SCOPE="forms:write"]; a machine client: CLIENT=<id> SCOPE=sector:read)
 token: $(BIN)/local
-	@$(BIN)/local token -pid "$(PID)" -scope "$(SCOPE)"
+	@$(BIN)/local token $(if $(CLIENT),-client "$(CLIENT)",-pid "$(PID)") -scope "$(SCOPE)"
 
 # --- against a running `make run`, from a second terminal --------------------
 FN        ?= SweeperFunction
@@ -172,3 +174,9 @@ build-FormsFunction:
 
 build-FormsWorkerFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms-worker
+
+build-SectorSettingsFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sector-settings
+
+build-SectorFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sector

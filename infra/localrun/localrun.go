@@ -59,6 +59,8 @@ var Registry = map[string]Builder{
 	"FormsFunction":          HTTP(wire.FormsAPI),
 	"FormsWorkerFunction":    SQS(wire.FormsWorker),
 	"ProfileFunction":        HTTP(wire.ProfileAPI),
+	"SectorSettingsFunction": HTTP(wire.SectorSettingsAPI),
+	"SectorFunction":         HTTP(wire.SectorAPI),
 }
 
 // maxRequestBody is API Gateway's payload limit; handlers apply their own.

@@ -57,6 +57,18 @@ var readmeWants = map[string][]string{
 		`"status":"applied"`,
 		`"allowed":true`,
 	},
+	"Health personnel's access and the sector's view of it": {
+		`"summaryCareRecord":{"limited":true,"blockedProfessionals":["1234567"],"appointmentHistoryBlocked":false},"version":1`,
+		`"onlyGP":true},`,
+		`"purpose":"quality_registries","kind":"reservation","allowed":false,"chosen":true`,
+		`"setting":"research.quality_registries","value":"not_allowed","by":"self","channel":"portal"`,
+		`{"allowed":false,"rule":"scr_blocked_professionals"}`,
+		`{"allowed":false,"rule":"scr_limited"}`,
+		`{"allowed":true,"rule":"scr_limited_emergency"}`,
+		`{"allowed":false,"rule":"rx_only_gp"}`,
+		`FHIR Bundle 9 ['inactive', 'inactive', 'active', 'active', 'active', 'inactive', 'inactive', 'inactive', 'active']`,
+		`"code":"sector_token"`,
+	},
 	"Profile: next of kin, exactly one closest": {
 		`"relation":"sibling","closest":true`,
 		`"code":"closest_needs_replacement"`,

@@ -192,20 +192,3 @@ func (s *Table) newestFirst(ctx context.Context, pk, prefix string, limit int, c
 	}
 	return out.Items, next, nil
 }
-
-// Barred says why a person may not use logged-in services at all right now
-// ("emergency_block" or "deceased"), or "" if nothing bars them. Consent
-// levels are each feature's own business; this is the common floor.
-func (s AccessStore) Barred(ctx context.Context, key personkey.Key) (string, error) {
-	r, err := s.AccessRecords(ctx, key, key)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case r.Subject.Deceased:
-		return "deceased", nil
-	case r.Subject.Settings.EmergencyBlock:
-		return "emergency_block", nil
-	}
-	return "", nil
-}

@@ -8,6 +8,8 @@
 //	CONSENTLOG#<time>#<id>        consent history (kept on withdrawal)
 //	OPTOUT#<setting>#<time>#<id>  privacy-setting changes (kept on withdrawal)
 //	SETTINGS                      current privacy settings (kept on withdrawal: they are opt-outs)
+//	SECTORSETTINGS                health personnel's access, research and registry choices (kept
+//	                              on withdrawal: opt-outs); their history is OPTOUT#SECTOR#<time>#<n>#<id>
 //	SCR#g<generation>#...         summary care record content (purged 30 days after an opt-out)
 //	RECEIPT#<id>                  deletion receipts (always kept)
 //	DECEASED                      death registered: status, job (always kept; no health data)
@@ -29,8 +31,10 @@
 // The stores (stores.go) are one small type per aggregate, all on one Table
 // handle; each implements its domain package's consumer-side interfaces and
 // returns domain types and sentinel errors (poa.ErrGrantNotFound, ...), never
-// text for a client. This is the only package that imports the DynamoDB
-// client (shared/layers_test.go checks it).
+// text for a client. In shared/ and functions/ it is the only package that
+// imports the DynamoDB client or the SDK's DynamoDB helpers
+// (shared/layers_test.go checks it); infra/ imports them too, to provision
+// tables for local runs and tests, and adapter tests may to seed items.
 package dynamo
 
 import (
@@ -111,7 +115,7 @@ func keeps(sk string, scope consent.Scope) bool {
 	if scope == consent.ScopeEverything {
 		return false
 	}
-	return sk == skConsent || sk == skSettings || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
+	return sk == skConsent || sk == skSettings || sk == skSector || strings.HasPrefix(sk, skConsentLog) || strings.HasPrefix(sk, skOptOut) ||
 		strings.HasPrefix(sk, skParent) || strings.HasPrefix(sk, skChild) || strings.HasPrefix(sk, skAnnulled)
 }
 

@@ -98,7 +98,7 @@ type appItem struct {
 
 // Profile implements profile.Store with one Query over the profile prefix.
 func (s ProfileStore) Profile(ctx context.Context, key personkey.Key) (profile.Snapshot, error) {
-	items, err := s.profileItems(ctx, PersonPK(key), skProfile)
+	items, err := profileItems(ctx, s.Table, PersonPK(key), skProfile)
 	if err != nil {
 		return profile.Snapshot{}, err
 	}
@@ -148,7 +148,7 @@ func decodeProfileItem(it map[string]types.AttributeValue, snap *profile.Snapsho
 
 // SetNotificationChannel implements profile.Store.
 func (s ProfileStore) SetNotificationChannel(ctx context.Context, key personkey.Key, c profile.Channel, at time.Time) error {
-	return s.putProfile(ctx, channelItem{PK: PersonPK(key), SK: skProfileChannel, Channel: string(c), UpdatedAt: at.UTC().Format(timeLayout)}, "")
+	return putProfile(ctx, s.Table, channelItem{PK: PersonPK(key), SK: skProfileChannel, Channel: string(c), UpdatedAt: at.UTC().Format(timeLayout)}, "")
 }
 
 // NextOfKin implements profile.Store with one strongly consistent GetItem.
@@ -201,7 +201,7 @@ func (s ProfileStore) SaveNextOfKin(ctx context.Context, key personkey.Key, next
 
 // SetEmployer implements profile.Store.
 func (s ProfileStore) SetEmployer(ctx context.Context, key personkey.Key, e profile.Employer) error {
-	return s.putProfile(ctx, employerItem{
+	return putProfile(ctx, s.Table, employerItem{
 		PK: PersonPK(key), SK: skProfileEmployer, Name: e.Name, OrganisationNumber: e.OrganisationNumber,
 		Phone: e.Phone, Email: e.Email, UpdatedAt: e.UpdatedAt.UTC().Format(timeLayout),
 	}, "")
@@ -209,12 +209,12 @@ func (s ProfileStore) SetEmployer(ctx context.Context, key personkey.Key, e prof
 
 // DeleteEmployer implements profile.Store.
 func (s ProfileStore) DeleteEmployer(ctx context.Context, key personkey.Key) error {
-	return s.deleteProfile(ctx, PersonPK(key), skProfileEmployer, false)
+	return deleteProfile(ctx, s.Table, PersonPK(key), skProfileEmployer, false)
 }
 
 // SetCommunicationNeeds implements profile.Store.
 func (s ProfileStore) SetCommunicationNeeds(ctx context.Context, key personkey.Key, n profile.CommunicationNeeds) error {
-	return s.putProfile(ctx, needsItem{
+	return putProfile(ctx, s.Table, needsItem{
 		PK: PersonPK(key), SK: skProfileNeeds, Text: n.Text, InterpreterLanguage: n.InterpreterLanguage,
 		SignLanguage: n.SignLanguage, PlainLanguage: n.PlainLanguage, UpdatedAt: n.UpdatedAt.UTC().Format(timeLayout),
 	}, "")
@@ -222,20 +222,20 @@ func (s ProfileStore) SetCommunicationNeeds(ctx context.Context, key personkey.K
 
 // DeleteCommunicationNeeds implements profile.Store.
 func (s ProfileStore) DeleteCommunicationNeeds(ctx context.Context, key personkey.Key) error {
-	return s.deleteProfile(ctx, PersonPK(key), skProfileNeeds, false)
+	return deleteProfile(ctx, s.Table, PersonPK(key), skProfileNeeds, false)
 }
 
 // AddLogin implements profile.Store.
-func (s ProfileStore) AddLogin(ctx context.Context, key personkey.Key, l profile.Login) error {
-	return s.putProfile(ctx, loginItem{
+func (s LoginStore) AddLogin(ctx context.Context, key personkey.Key, l profile.Login) error {
+	return putProfile(ctx, s.Table, loginItem{
 		PK: PersonPK(key), SK: skProfileLogin + l.ID, ID: l.ID, Client: l.Client, Method: string(l.Method),
 		CreatedAt: l.CreatedAt.UTC().Format(timeLayout), ExpiresAt: l.ExpiresAt.Unix(),
 	}, "attribute_not_exists(pk)")
 }
 
 // Logins implements profile.Store, expired ones included.
-func (s ProfileStore) Logins(ctx context.Context, key personkey.Key) ([]profile.Login, error) {
-	items, err := s.profileItems(ctx, PersonPK(key), skProfileLogin)
+func (s LoginStore) Logins(ctx context.Context, key personkey.Key) ([]profile.Login, error) {
+	items, err := profileItems(ctx, s.Table, PersonPK(key), skProfileLogin)
 	if err != nil {
 		return nil, err
 	}
@@ -251,12 +251,12 @@ func (s ProfileStore) Logins(ctx context.Context, key personkey.Key) ([]profile.
 }
 
 // DeleteLogin implements profile.Store.
-func (s ProfileStore) DeleteLogin(ctx context.Context, key personkey.Key, id string) error {
-	return s.deleteProfile(ctx, PersonPK(key), skProfileLogin+id, true)
+func (s LoginStore) DeleteLogin(ctx context.Context, key personkey.Key, id string) error {
+	return deleteProfile(ctx, s.Table, PersonPK(key), skProfileLogin+id, true)
 }
 
 // PutAppPermission implements profile.Store.
-func (s ProfileStore) PutAppPermission(ctx context.Context, key personkey.Key, p profile.AppPermission) (bool, error) {
+func (s AppStore) PutAppPermission(ctx context.Context, key personkey.Key, p profile.AppPermission) (bool, error) {
 	av, err := attributevalue.MarshalMap(appItem{
 		PK: PersonPK(key), SK: skProfileApp + p.ID, ID: p.ID, ClientID: p.ClientID, Name: p.Name,
 		Scopes: p.Scopes, GrantedAt: p.GrantedAt.UTC().Format(timeLayout),
@@ -274,8 +274,8 @@ func (s ProfileStore) PutAppPermission(ctx context.Context, key personkey.Key, p
 }
 
 // AppPermissions implements profile.Store.
-func (s ProfileStore) AppPermissions(ctx context.Context, key personkey.Key) ([]profile.AppPermission, error) {
-	items, err := s.profileItems(ctx, PersonPK(key), skProfileApp)
+func (s AppStore) AppPermissions(ctx context.Context, key personkey.Key) ([]profile.AppPermission, error) {
+	items, err := profileItems(ctx, s.Table, PersonPK(key), skProfileApp)
 	if err != nil {
 		return nil, err
 	}
@@ -291,8 +291,8 @@ func (s ProfileStore) AppPermissions(ctx context.Context, key personkey.Key) ([]
 }
 
 // DeleteAppPermission implements profile.Store.
-func (s ProfileStore) DeleteAppPermission(ctx context.Context, key personkey.Key, id string) error {
-	return s.deleteProfile(ctx, PersonPK(key), skProfileApp+id, true)
+func (s AppStore) DeleteAppPermission(ctx context.Context, key personkey.Key, id string) error {
+	return deleteProfile(ctx, s.Table, PersonPK(key), skProfileApp+id, true)
 }
 
 // ParentChannels implements profile.Parents. A parent counts only if the
@@ -306,14 +306,14 @@ func (s ProfileStore) ParentChannels(ctx context.Context, child personkey.Key) (
 	}
 	var chs []profile.Channel
 	for _, p := range parents {
-		link, err := s.getProfileAttrs(ctx, PersonPK(p), skChild+string(child), "kind")
+		link, err := getProfileAttrs(ctx, s.Table, PersonPK(p), skChild+string(child), "kind")
 		if err != nil {
 			return nil, fmt.Errorf("get parent's side of the relation: %w", err)
 		}
 		if link == nil || str(link["kind"]) == relationFoster {
 			continue
 		}
-		c, err := s.getProfileAttrs(ctx, PersonPK(p), skProfileChannel, "channel")
+		c, err := getProfileAttrs(ctx, s.Table, PersonPK(p), skProfileChannel, "channel")
 		if err != nil {
 			return nil, fmt.Errorf("get parent's channel: %w", err)
 		}
@@ -324,7 +324,7 @@ func (s ProfileStore) ParentChannels(ctx context.Context, child personkey.Key) (
 
 // getProfileAttrs reads some attributes of one item (the key attributes
 // always come along, so a found item is never empty); nil if there is none.
-func (s *Table) getProfileAttrs(ctx context.Context, pk, sk, attr string) (map[string]types.AttributeValue, error) {
+func getProfileAttrs(ctx context.Context, s *Table, pk, sk, attr string) (map[string]types.AttributeValue, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.Name, Key: itemKey(pk, sk), ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("pk, #a"), ExpressionAttributeNames: map[string]string{"#a": attr},
@@ -336,7 +336,7 @@ func (s *Table) getProfileAttrs(ctx context.Context, pk, sk, attr string) (map[s
 }
 
 // putProfile writes one profile item, on condition cond if given.
-func (s *Table) putProfile(ctx context.Context, item any, cond string) error {
+func putProfile(ctx context.Context, s *Table, item any, cond string) error {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return fmt.Errorf("encode profile item: %w", err)
@@ -353,7 +353,7 @@ func (s *Table) putProfile(ctx context.Context, item any, cond string) error {
 
 // deleteProfile deletes one profile item; with mustExist, a missing item
 // is profile.ErrNotFound.
-func (s *Table) deleteProfile(ctx context.Context, pk, sk string, mustExist bool) error {
+func deleteProfile(ctx context.Context, s *Table, pk, sk string, mustExist bool) error {
 	in := &dynamodb.DeleteItemInput{TableName: &s.Name, Key: itemKey(pk, sk)}
 	if mustExist {
 		in.ConditionExpression = aws.String("attribute_exists(pk)")
@@ -369,7 +369,7 @@ func (s *Table) deleteProfile(ctx context.Context, pk, sk string, mustExist bool
 }
 
 // profileItems reads every item of a partition under prefix, strongly consistent.
-func (s *Table) profileItems(ctx context.Context, pk, prefix string) ([]map[string]types.AttributeValue, error) {
+func profileItems(ctx context.Context, s *Table, pk, prefix string) ([]map[string]types.AttributeValue, error) {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
 		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),

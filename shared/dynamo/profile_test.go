@@ -95,9 +95,9 @@ func TestProfileRoundTrip(t *testing.T) {
 		s.Profile.SaveNextOfKin(ctx, key, kinOf(1, "Ola", "Kari"), 0),
 		s.Profile.SetEmployer(ctx, key, profile.Employer{Name: "Helse Bergen HF", OrganisationNumber: "983974724", UpdatedAt: profileNow}),
 		s.Profile.SetCommunicationNeeds(ctx, key, profile.CommunicationNeeds{Text: "Snakk tydelig", InterpreterLanguage: "uk", SignLanguage: true, UpdatedAt: profileNow}),
-		s.Profile.AddLogin(ctx, key, profile.Login{ID: fmt.Sprintf("%032x", 7), Client: "Firefox", Method: profile.MethodBankID, CreatedAt: profileNow, ExpiresAt: exp}),
+		s.Logins.AddLogin(ctx, key, profile.Login{ID: fmt.Sprintf("%032x", 7), Client: "Firefox", Method: profile.MethodBankID, CreatedAt: profileNow, ExpiresAt: exp}),
 	}
-	created, err := s.Profile.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a", "b"}, GrantedAt: profileNow})
+	created, err := s.Apps.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a", "b"}, GrantedAt: profileNow})
 	steps = append(steps, err)
 	for i, err := range steps {
 		if err != nil {
@@ -128,21 +128,21 @@ func TestProfileRoundTrip(t *testing.T) {
 	if n, ok := out.Item["expiresAt"].(*types.AttributeValueMemberN); !ok || n.Value != fmt.Sprint(exp.Unix()) {
 		t.Errorf("expiresAt: got %#v, want N %d", out.Item["expiresAt"], exp.Unix())
 	}
-	if created, err := s.Profile.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a"}}); err != nil || created {
+	if created, err := s.Apps.PutAppPermission(ctx, key, profile.AppPermission{ID: fmt.Sprintf("%032x", 9), ClientID: "no.example.app", Name: "App", Scopes: []string{"a"}}); err != nil || created {
 		t.Errorf("second PutAppPermission: created %v %v, want a replacement", created, err)
 	}
 	for _, del := range []struct {
 		name string
 		fn   func(id string) error
 	}{
-		{"login", func(id string) error { return s.Profile.DeleteLogin(ctx, key, id) }},
-		{"app permission", func(id string) error { return s.Profile.DeleteAppPermission(ctx, key, id) }},
+		{"login", func(id string) error { return s.Logins.DeleteLogin(ctx, key, id) }},
+		{"app permission", func(id string) error { return s.Apps.DeleteAppPermission(ctx, key, id) }},
 	} {
 		if err := del.fn(fmt.Sprintf("%032x", 8)); !errors.Is(err, profile.ErrNotFound) {
 			t.Errorf("delete a missing %s: got %v, want ErrNotFound", del.name, err)
 		}
 	}
-	if err := s.Profile.DeleteLogin(ctx, key, fmt.Sprintf("%032x", 7)); err != nil {
+	if err := s.Logins.DeleteLogin(ctx, key, fmt.Sprintf("%032x", 7)); err != nil {
 		t.Errorf("delete login: %v", err)
 	}
 	if err := s.Profile.DeleteEmployer(ctx, key); err != nil {

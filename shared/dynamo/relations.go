@@ -135,7 +135,7 @@ func (s RelationStore) Parents(ctx context.Context, child personkey.Key) ([]pers
 
 func (s RelationStore) relatedKeys(ctx context.Context, pk, prefix string) ([]personkey.Key, error) {
 	var keys []personkey.Key
-	err := s.eachPrefix(ctx, pk, prefix, func(k erasable) error {
+	err := eachPrefix(ctx, s.Table, pk, prefix, func(k erasable) error {
 		if !k.Ended {
 			keys = append(keys, personkey.Key(strings.TrimPrefix(k.SK, prefix)))
 		}
@@ -149,7 +149,7 @@ func (s RelationStore) relatedKeys(ctx context.Context, pk, prefix string) ([]pe
 func (s GrantStore) DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error) {
 	var del []map[string]types.AttributeValue
 	n := 0
-	err := s.eachPrefix(ctx, PersonPK(key), skGrants, func(k erasable) error {
+	err := eachPrefix(ctx, s.Table, PersonPK(key), skGrants, func(k erasable) error {
 		n++
 		del = append(del, itemKey(k.PK, k.SK))
 		if k.MirrorPK != "" && k.MirrorSK != "" {
@@ -167,7 +167,7 @@ func (s GrantStore) DeleteAllGrants(ctx context.Context, key personkey.Key) (int
 }
 
 // eachPrefix visits the keys of a partition's items whose sort key starts with prefix.
-func (s *Table) eachPrefix(ctx context.Context, pk, prefix string, fn func(erasable) error) error {
+func eachPrefix(ctx context.Context, s *Table, pk, prefix string, fn func(erasable) error) error {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
 		TableName:              &s.Name,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),

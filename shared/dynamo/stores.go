@@ -24,8 +24,13 @@ type (
 	RelationStore struct{ *Table }
 	// SettingsStore keeps privacy settings and their change records.
 	SettingsStore struct{ *Table }
-	// ProfileStore keeps the profile items (PROFILE#).
+	// ProfileStore keeps the profile items (PROFILE#) other than logins and
+	// app permissions, and reads the whole profile.
 	ProfileStore struct{ *Table }
+	// LoginStore keeps active logins (PROFILE#LOGIN#).
+	LoginStore struct{ *Table }
+	// AppStore keeps app permissions (PROFILE#APP#).
+	AppStore struct{ *Table }
 	// DeathStore keeps death markers and annulments (DECEASED, ANNULLED#).
 	DeathStore struct{ *Table }
 	// JobStore keeps delayed deletion jobs (JOB#).
@@ -40,6 +45,9 @@ type (
 	AgeJobStore struct{ *Table }
 )
 
+// SectorStore (sector.go) keeps health personnel's access settings and
+// research and registry choices (SECTORSETTINGS, OPTOUT#SECTOR#).
+
 // Stores are all the stores on one table.
 type Stores struct {
 	Table     *Table
@@ -51,12 +59,15 @@ type Stores struct {
 	Relations RelationStore
 	Settings  SettingsStore
 	Profile   ProfileStore
+	Logins    LoginStore
+	Apps      AppStore
 	Deaths    DeathStore
 	Jobs      JobStore
 	Ledger    NoticeLedger
 	Mover     Mover
 	Forms     FormStore
 	AgeJob    AgeJobStore
+	Sector    SectorStore
 }
 
 // NewStores returns every store on table, sharing one handle.
@@ -69,9 +80,9 @@ func NewStores(db DB, table string, now func() time.Time) *Stores {
 func StoresOn(t *Table) *Stores {
 	return &Stores{
 		Table: t, Access: AccessStore{t}, Usage: UsageStore{t}, Consent: ConsentStore{t}, Eraser: Eraser{t},
-		Grants: GrantStore{t}, Relations: RelationStore{t}, Settings: SettingsStore{t}, Profile: ProfileStore{t},
+		Grants: GrantStore{t}, Relations: RelationStore{t}, Settings: SettingsStore{t}, Profile: ProfileStore{t}, Logins: LoginStore{t}, Apps: AppStore{t},
 		Deaths: DeathStore{t}, Jobs: JobStore{t}, Ledger: NoticeLedger{t}, Mover: Mover{t}, Forms: FormStore{t},
-		AgeJob: AgeJobStore{t},
+		AgeJob: AgeJobStore{t}, Sector: SectorStore{t},
 	}
 }
 

@@ -16,8 +16,8 @@ func ProfileAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	svc := &profile.Service{
-		Bars:  store.Access,
-		Store: store.Profile, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{},
+		Records: store.Access,
+		Store:   store.Profile, LoginStore: store.Logins, AppStore: store.Apps, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{},
 		Now: env.Now, NewID: domain.NewID,
 	}
 	return profileapi.New(svc, keys, env.logger()).Handle, nil

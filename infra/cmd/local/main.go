@@ -5,6 +5,7 @@
 //
 //	local run     [-addr 127.0.0.1:3000] [-template template.yaml] [-retry-delay 2s]
 //	local token   -pid <person id> [-scope "forms:write"] [-ttl 1h]
+//	local token   -client <id> -scope "sector:read" [-ttl 1h]   (a machine client: no person id)
 //	local trigger [-addr 127.0.0.1:3000] <FunctionLogicalId>
 //	local clock   [-addr 127.0.0.1:3000] [-advance 720h | -days 30]
 //
@@ -155,19 +156,30 @@ func token(args []string) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	pid := fs.String("pid", "", "person id (11 digits; synthetic test ids have month+80)")
 	scope := fs.String("scope", "", "space-separated scopes, e.g. forms:write for operators")
+	client := fs.String("client", "", "a machine client's id instead of a person (e.g. -client kjernejournal -scope sector:read)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	tmplPath := fs.String("template", "template.yaml", "SAM template (for issuer and audience)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := nin.Parse(*pid); err != nil {
-		return fmt.Errorf("-pid: %w", err)
+	if *client == "" {
+		if _, err := nin.Parse(*pid); err != nil {
+			return fmt.Errorf("-pid: %w", err)
+		}
 	}
 	tmpl, err := stack.Load(*tmplPath)
 	if err != nil {
 		return err
 	}
-	tok, err := devjwt.Mint(tmpl.Param("JwtIssuer", nil), tmpl.Param("JwtAudience", nil), *pid, strings.Fields(*scope), time.Now(), *ttl)
+	mint := func() (string, error) {
+		return devjwt.Mint(tmpl.Param("JwtIssuer", nil), tmpl.Param("JwtAudience", nil), *pid, strings.Fields(*scope), time.Now(), *ttl)
+	}
+	if *client != "" {
+		mint = func() (string, error) {
+			return devjwt.MintClient(tmpl.Param("JwtIssuer", nil), tmpl.Param("JwtAudience", nil), *client, strings.Fields(*scope), time.Now(), *ttl)
+		}
+	}
+	tok, err := mint()
 	if err != nil {
 		return err
 	}

@@ -128,13 +128,26 @@ func verdict(role Role, r Rule) Decision {
 	return Decision{Allowed: r == Allowed, Rule: r, Role: role}
 }
 
-// own is whether a person may use a service themself.
-func own(s Service, p Person) Rule {
+// Barred is the floor of every logged-in service a person uses themself:
+// RuleDeceased if they are registered dead, else RuleEmergencyBlock under an
+// emergency block, else Allowed. Consent and its level are each service's
+// own business.
+func (p Person) Barred() Rule {
 	switch {
 	case p.Deceased:
 		return RuleDeceased
 	case p.Settings.EmergencyBlock:
 		return RuleEmergencyBlock
+	}
+	return Allowed
+}
+
+// own is whether a person may use a service themself.
+func own(s Service, p Person) Rule {
+	if r := p.Barred(); r != Allowed {
+		return r
+	}
+	switch {
 	case p.Consent.Status != consent.StatusActive:
 		return RuleNoConsent
 	case !p.Consent.Level.Includes(s.Level):

@@ -224,3 +224,25 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+func TestPersonBarred(t *testing.T) {
+	tests := []struct {
+		name string
+		p    access.Person
+		want access.Rule
+	}{
+		{"nothing", access.Person{}, access.Allowed},
+		{"consent does not matter", access.Person{Consent: consent.State{Status: consent.StatusWithdrawn}}, access.Allowed},
+		{"other settings do not bar", access.Person{Settings: access.Settings{PatientRecordRemoved: true, SCRAccessRemoved: true, SCROptedOut: true}}, access.Allowed},
+		{"emergency block", access.Person{Settings: access.Settings{EmergencyBlock: true}}, access.RuleEmergencyBlock},
+		{"deceased", access.Person{Deceased: true}, access.RuleDeceased},
+		{"deceased before blocked", access.Person{Deceased: true, Settings: access.Settings{EmergencyBlock: true}}, access.RuleDeceased},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Barred(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -73,7 +73,7 @@ func TestDeciderDecide(t *testing.T) {
 		name      string
 		q         access.Question
 		want      access.Decision
-		wantErr   string // reason
+		wantErr   string // "reason: message"
 		wantLog   personkey.Key
 		wantReads int
 	}{
@@ -89,10 +89,10 @@ func TestDeciderDecide(t *testing.T) {
 			access.Decision{Allowed: true, Rule: access.Allowed, Role: access.RoleParent}, "", "", 1},
 		{"no relation", access.Question{Caller: ola, Service: "medicines", SubjectID: "29821650087"},
 			access.Decision{Rule: access.RuleNoRelation}, "", "", 1},
-		{"unknown service", access.Question{Caller: kari, Service: "nope"}, access.Decision{}, "unknown_service", "", 0},
-		{"both subject and ref", access.Question{Caller: kari, Service: "medicines", SubjectID: "01879000099", SubjectRef: string(ok)}, access.Decision{}, "ambiguous_subject", "", 0},
-		{"bad subject id", access.Question{Caller: kari, Service: "medicines", SubjectID: "01879000098"}, access.Decision{}, "invalid_subject", "", 0},
-		{"bad subject ref", access.Question{Caller: kari, Service: "medicines", SubjectRef: "ABC"}, access.Decision{}, "invalid_subject", "", 0},
+		{"unknown service", access.Question{Caller: kari, Service: "nope"}, access.Decision{}, "unknown_service: The service is not in the catalogue.", "", 0},
+		{"both subject and ref", access.Question{Caller: kari, Service: "medicines", SubjectID: "01879000099", SubjectRef: string(ok)}, access.Decision{}, "ambiguous_subject: Give subject or subjectRef, not both.", "", 0},
+		{"bad subject id", access.Question{Caller: kari, Service: "medicines", SubjectID: "01879000098"}, access.Decision{}, "invalid_subject: subject is not a valid person id.", "", 0},
+		{"bad subject ref", access.Question{Caller: kari, Service: "medicines", SubjectRef: "ABC"}, access.Decision{}, "invalid_subject: subjectRef is not a valid reference.", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,8 +102,8 @@ func TestDeciderDecide(t *testing.T) {
 				Decided: func(_ context.Context, d access.Decision) { reported = append(reported, d) }}
 			got, svc, err := d.Decide(context.Background(), tt.q)
 			if tt.wantErr != "" {
-				if e, ok := domain.AsError(err); !ok || e.Reason != tt.wantErr {
-					t.Fatalf("err = %v, want reason %s", err, tt.wantErr)
+				if e, ok := domain.AsError(err); !ok || e.Reason+": "+e.Message != tt.wantErr {
+					t.Fatalf("err = %v, want %s", err, tt.wantErr)
 				}
 				if store.reads != 0 || len(reported) != 0 {
 					t.Fatalf("a refused question read %d times and reported %d decisions", store.reads, len(reported))

@@ -296,7 +296,7 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 	if s.Background == nil {
 		r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal, Slice{})
 		if err != nil {
-			return Receipt{}, fmt.Errorf("erase after withdrawal: %w", err)
+			return Receipt{}, eraseError(err)
 		}
 		return r, nil
 	}
@@ -313,7 +313,7 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 	}
 	r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal, Slice{Until: s.Now().Add(budget)})
 	if err != nil {
-		return Receipt{}, fmt.Errorf("erase after withdrawal: %w", err)
+		return Receipt{}, eraseError(err)
 	}
 	if r.Status == ReceiptDone {
 		if err := s.Background.Close(ctx, receiptID); err != nil {
@@ -326,6 +326,15 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 	}
 	r.Next = ""
 	return r, nil
+}
+
+// eraseError maps an error of Eraser.Erase: a receipt gone meanwhile is the
+// client's 404, as when it is gone before the erase.
+func eraseError(err error) error {
+	if errors.Is(err, ErrReceiptNotFound) {
+		return domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
+	}
+	return fmt.Errorf("erase after withdrawal: %w", err)
 }
 
 // Receipt returns one of the person's deletion receipts: while the erase

@@ -19,6 +19,7 @@ type memStore struct {
 	receipts map[string]consent.Receipt
 	given    []consent.Grant
 	applyErr error
+	eraseErr error // what Erase returns, if set
 	erased   int
 }
 
@@ -52,13 +53,16 @@ func (m *memStore) History(context.Context, personkey.Key, int, string) ([]conse
 func (m *memStore) Receipt(_ context.Context, _ personkey.Key, id string) (consent.Receipt, error) {
 	r, ok := m.receipts[id]
 	if !ok {
-		return consent.Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "no")
+		return consent.Receipt{}, consent.ErrReceiptNotFound
 	}
 	return r, nil
 }
 
 func (m *memStore) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope, _ consent.Slice) (consent.Receipt, error) {
 	m.erased++
+	if m.eraseErr != nil {
+		return consent.Receipt{}, m.eraseErr
+	}
 	r := m.receipts[id]
 	r.Status, r.Deleted = consent.ReceiptDone, map[string]int{"usage": 3}
 	m.receipts[id] = r
@@ -233,6 +237,56 @@ func TestWithdrawFinishesAnInterruptedErase(t *testing.T) {
 	r, err := newService(m).Withdraw(context.Background(), kari, consent.Withdrawal{Channel: consent.ChannelPortal})
 	if err != nil || r.Status != consent.ReceiptDone || m.erased != 1 {
 		t.Errorf("got %+v, erased %d, err %v; want the erase finished once", r, m.erased, err)
+	}
+}
+
+// background is a consent.Background that owns every erase.
+type background struct{}
+
+func (background) Prepare(context.Context, personkey.Key, string, consent.Reason, consent.Scope) (bool, error) {
+	return true, nil
+}
+func (background) Hand(context.Context, string, string) error { return nil }
+func (background) Close(context.Context, string) error        { return nil }
+
+func TestWithdrawReceiptGone(t *testing.T) {
+	tests := []struct {
+		name       string
+		stored     bool  // the receipt is there when read
+		eraseErr   error // what the eraser returns
+		background bool  // the erase runs in a time slice, with a job behind it
+		want       string
+	}{
+		{"gone before the read", false, nil, false, "receipt_not_found: No such deletion receipt."},
+		{"gone during the erase", true, consent.ErrReceiptNotFound, false, "receipt_not_found: No such deletion receipt."},
+		{"gone during a sliced erase", true, consent.ErrReceiptNotFound, true, "receipt_not_found: No such deletion receipt."},
+		{"eraser fails", true, errors.New("boom"), false, "internal:erase after withdrawal: boom"},
+		{"sliced eraser fails", true, errors.New("boom"), true, "internal:erase after withdrawal: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMem()
+			m.state = consent.State{Status: consent.StatusWithdrawn, Version: 3, WithdrawalID: "r1"}
+			if tt.stored {
+				m.receipts["r1"] = consent.Receipt{ID: "r1", Status: consent.ReceiptDeleting}
+			}
+			m.eraseErr = tt.eraseErr
+			svc := newService(m)
+			if tt.background {
+				svc.Background = background{}
+			}
+			_, err := svc.Withdraw(context.Background(), kari, consent.Withdrawal{Channel: consent.ChannelPortal})
+			got := reason(err)
+			if e, ok := domain.AsError(err); ok {
+				got += ": " + e.Message
+				if e.Code != domain.ENotFound {
+					t.Errorf("code: got %s, want not found", e.Code)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/personkey"
-	"privacycore/shared/platform/obs"
 )
 
 // fakeJobs keeps jobs in memory and logs the calls that change them.
@@ -90,7 +90,7 @@ func TestSweepSendsBeforeMarking(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			jobs := &fakeJobs{due: tt.due}
 			s := &deletion.Sweeper{Jobs: jobs, Queue: fakeQueue{calls: &jobs.calls, fail: tt.queueDown}, Page: tt.page,
-				Now: time.Now, Log: obs.NewLogger(io.Discard, nil)}
+				Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			n, err := s.Sweep(context.Background())
 			if (err != nil) != tt.queueDown {
 				t.Fatalf("err %v", err)
@@ -142,7 +142,7 @@ func TestPurge(t *testing.T) {
 			jobs := &fakeJobs{jobs: map[string]deletion.Job{"j": {ID: "j", Person: "k", Reason: consent.ReasonDeath, Status: tt.status, DueAt: now.Add(tt.due)}}}
 			st := fakeStore{calls: &jobs.calls}
 			m := &countingMetrics{}
-			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: st, Deaths: st, Now: func() time.Time { return now }, Log: obs.NewLogger(io.Discard, nil), Metrics: m}
+			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: st, Deaths: st, Now: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: m}
 			if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: "j"}); err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/personkey"
-	"privacycore/shared/platform/obs"
 )
 
 type fakeOpen struct {
@@ -89,7 +89,7 @@ func TestPurgeMetrics(t *testing.T) {
 			st := fakeStore{calls: &jobs.calls}
 			rec := &purgeRecorder{}
 			p := &deletion.Purger{Jobs: jobs, Receipts: st, Eraser: countingEraser{st}, Deaths: st, Now: time.Now,
-				Log: obs.NewLogger(io.Discard, nil), Metrics: rec}
+				Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: rec}
 			if err := p.Purge(context.Background(), deletion.Message{Version: 1, JobID: "j"}); err != nil {
 				t.Fatal(err)
 			}

@@ -27,16 +27,16 @@ func TestValidateReceivedDate(t *testing.T) {
 	}{
 		{"yesterday", kari, "2026-11-23", 0, ""},
 		{"today in Oslo (already tomorrow in UTC terms)", kari, "2026-11-24", 0, ""},
-		{"tomorrow in Oslo", kari, "2026-11-25", 0, "received_in_future"},
-		{"not a date (30 February)", kari, "2026-02-30", 0, "invalid_received_date"},
-		{"not a date (format)", kari, "24.11.2026", 0, "invalid_received_date"},
+		{"tomorrow in Oslo", kari, "2026-11-25", 0, "received_in_future: receivedDate cannot be in the future."},
+		{"not a date (30 February)", kari, "2026-02-30", 0, "invalid_received_date: receivedDate must be a date (YYYY-MM-DD)."},
+		{"not a date (format)", kari, "24.11.2026", 0, "invalid_received_date: receivedDate must be a date (YYYY-MM-DD)."},
 		{"exactly 90 days ago (default)", kari, "2026-08-26", 0, ""},
-		{"91 days ago (default)", kari, "2026-08-25", 0, "received_too_old"},
-		{"in 1900, before the subject's birth and too old", kari, "1900-01-01", 0, "received_before_birth"},
+		{"91 days ago (default)", kari, "2026-08-25", 0, "received_too_old: receivedDate can be at most 90 days ago."},
+		{"in 1900, before the subject's birth and too old", kari, "1900-01-01", 0, "received_before_birth: receivedDate cannot be before the person the form concerns was born."},
 		{"30 days ago with a limit of 30", kari, "2026-10-25", 30, ""},
-		{"31 days ago with a limit of 30", kari, "2026-10-24", 30, "received_too_old"},
+		{"31 days ago with a limit of 30", kari, "2026-10-24", 30, "received_too_old: receivedDate can be at most 30 days ago."},
 		{"on the day of birth", baby, "2026-10-25", 0, ""},
-		{"the day before birth", baby, "2026-10-24", 0, "received_before_birth"},
+		{"the day before birth", baby, "2026-10-24", 0, "received_before_birth: receivedDate cannot be before the person the form concerns was born."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,12 +67,12 @@ func TestParseOperator(t *testing.T) {
 		{"operator-17", ""},
 		{"a1b2c3d4-e5f6-7890-abcd-ef0123456789", ""},
 		{"helseid|saksbehandler@hn.example", ""},
-		{"", "missing_operator_identity"},
-		{kari, "invalid_operator_identity"},          // a person id
-		{"14838500074", "invalid_operator_identity"}, // shaped like one
-		{"has space", "invalid_operator_identity"},
-		{"-leading-dash", "invalid_operator_identity"},
-		{strings.Repeat("a", 129), "invalid_operator_identity"},
+		{"", "missing_operator_identity: An operator token must carry the operator's identity (sub)."},
+		{kari, "invalid_operator_identity: The operator token's identity (sub) is not usable."},          // a person id
+		{"14838500074", "invalid_operator_identity: The operator token's identity (sub) is not usable."}, // shaped like one
+		{"has space", "invalid_operator_identity: The operator token's identity (sub) is not usable."},
+		{"-leading-dash", "invalid_operator_identity: The operator token's identity (sub) is not usable."},
+		{strings.Repeat("a", 129), "invalid_operator_identity: The operator token's identity (sub) is not usable."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sub, func(t *testing.T) {

@@ -24,9 +24,11 @@ const (
 	teen   = "04031051296" // 16
 )
 
+// reason is the problem's reason and message ("reason: message"),
+// "internal" for an error that is not a domain one, "" for none.
 func reason(err error) string {
 	if e, ok := domain.AsError(err); ok {
-		return e.Reason
+		return e.Reason + ": " + e.Message
 	}
 	if err != nil {
 		return "internal"
@@ -45,14 +47,14 @@ func TestSubmissionValidate(t *testing.T) {
 		{"adult form", ok, ""},
 		{"child form", with(func(s *forms.Submission) { s.Kind, s.Subject, s.Signer = forms.BlockChild, child, parent }), ""},
 		{"received today", with(func(s *forms.Submission) { s.ReceivedDate = "2026-11-30" }), ""},
-		{"bad form id", with(func(s *forms.Submission) { s.FormID = "-x" }), "invalid_form_id"},
-		{"unknown kind", with(func(s *forms.Submission) { s.Kind = "block_everyone" }), "unknown_kind"},
-		{"bad subject", with(func(s *forms.Submission) { s.Subject = "14838500074" }), "invalid_subject"},
-		{"bad signer", with(func(s *forms.Submission) { s.Signer = "1" }), "invalid_signer"},
-		{"bad date", with(func(s *forms.Submission) { s.ReceivedDate = "29.11.2026" }), "invalid_received_date"},
-		{"future date", with(func(s *forms.Submission) { s.ReceivedDate = "2026-12-01" }), "received_in_future"},
-		{"adult form signed by another", with(func(s *forms.Submission) { s.Signer = parent }), "signer_not_subject"},
-		{"child form signed by the child", with(func(s *forms.Submission) { s.Kind, s.Signer = forms.BlockChild, adult }), "signer_is_child"},
+		{"bad form id", with(func(s *forms.Submission) { s.FormID = "-x" }), "invalid_form_id: formId must be 1-64 characters of A-Z a-z 0-9 . _ -."},
+		{"unknown kind", with(func(s *forms.Submission) { s.Kind = "block_everyone" }), "unknown_kind: kind is not a known form kind."},
+		{"bad subject", with(func(s *forms.Submission) { s.Subject = "14838500074" }), "invalid_subject: subject is not a valid person id."},
+		{"bad signer", with(func(s *forms.Submission) { s.Signer = "1" }), "invalid_signer: signer is not a valid person id."},
+		{"bad date", with(func(s *forms.Submission) { s.ReceivedDate = "29.11.2026" }), "invalid_received_date: receivedDate must be a date (YYYY-MM-DD)."},
+		{"future date", with(func(s *forms.Submission) { s.ReceivedDate = "2026-12-01" }), "received_in_future: receivedDate cannot be in the future."},
+		{"adult form signed by another", with(func(s *forms.Submission) { s.Signer = parent }), "signer_not_subject: An adult form must be signed by the person it concerns."},
+		{"child form signed by the child", with(func(s *forms.Submission) { s.Kind, s.Signer = forms.BlockChild, adult }), "signer_is_child: A child form must be signed by a parent."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,12 +80,14 @@ func TestSubmissionValidate(t *testing.T) {
 // fakeRecords is the form store and the queue.
 type fakeRecords struct {
 	recs   map[string]forms.Record
+	writes int // CreateForm and Decide calls
 	sent   []string
 	parent bool
 	failed error
 }
 
 func (f *fakeRecords) CreateForm(_ context.Context, r forms.Record) (forms.Record, bool, error) {
+	f.writes++
 	if old, ok := f.recs[r.FormID]; ok {
 		return old, false, nil
 	}
@@ -98,6 +102,7 @@ func (f *fakeRecords) Form(_ context.Context, id string) (forms.Record, bool, er
 }
 
 func (f *fakeRecords) Decide(_ context.Context, id string, status forms.Status, reason string, at time.Time) error {
+	f.writes++
 	r := f.recs[id]
 	r.Status, r.Reason, r.DecidedAt = status, reason, at
 	f.recs[id] = r
@@ -135,29 +140,35 @@ func TestIntakeSubmit(t *testing.T) {
 	}
 	f.sent = f.sent[:1]
 	// Without an operator nothing is stored or sent.
-	if _, _, err := in.Submit(ctx, "", s); reason(err) != "missing_operator_identity" || len(f.sent) != 1 {
-		t.Fatalf("no operator: %v, sent %d", err, len(f.sent))
+	writes, records := f.writes, len(f.recs)
+	anon := s
+	anon.FormID = "F-9"
+	if _, _, err := in.Submit(ctx, "", anon); reason(err) != "missing_operator_identity: An operator token must carry the operator's identity (sub)." ||
+		len(f.sent) != 1 || f.writes != writes || len(f.recs) != records {
+		t.Fatalf("no operator: %v, sent %d, writes %d→%d, records %d→%d", err, len(f.sent), writes, f.writes, records, len(f.recs))
 	}
 	// A retry while still received is sent again (heals a lost send).
 	if _, created, err := in.Submit(ctx, "operator-17", s); err != nil || created || len(f.sent) != 2 || f.sent[1] != f.sent[0] {
 		t.Fatalf("retry: created %v, err %v, sent %v", created, err, f.sent)
+	}
+	// A different form under the same id is a conflict: nothing is sent,
+	// even while the first form is still received.
+	other := s
+	other.Kind = forms.ReinstateAdult
+	if _, _, err := in.Submit(ctx, "operator-17", other); reason(err) != "form_id_conflict: A different form with this id was submitted before." ||
+		len(f.sent) != 2 || f.recs["F-1"].Status != forms.Received {
+		t.Fatalf("different form: %v, sent %d, record %+v; want form_id_conflict, nothing sent or changed", err, len(f.sent), f.recs["F-1"])
 	}
 	// Once decided, the same form again is answered and not sent.
 	f.recs["F-1"] = forms.Record{FormID: "F-1", Status: forms.Applied, Digest: f.recs["F-1"].Digest}
 	if rec, created, err := in.Submit(ctx, "operator-17", s); err != nil || created || rec.Status != forms.Applied || len(f.sent) != 2 {
 		t.Fatalf("after decision: %+v, created %v, err %v, sent %d", rec, created, err, len(f.sent))
 	}
-	// A different form under the same id is a conflict.
-	other := s
-	other.Kind = forms.ReinstateAdult
-	if _, _, err := in.Submit(ctx, "operator-17", other); reason(err) != "form_id_conflict" {
-		t.Fatalf("different form: %v, want form_id_conflict", err)
-	}
 	// An invalid form stores and sends nothing.
 	bad := s
 	bad.FormID = "F-2"
 	bad.Signer = parent
-	if _, _, err := in.Submit(ctx, "operator-17", bad); reason(err) != "signer_not_subject" || len(f.recs) != 1 || len(f.sent) != 2 {
+	if _, _, err := in.Submit(ctx, "operator-17", bad); reason(err) != "signer_not_subject: An adult form must be signed by the person it concerns." || len(f.recs) != 1 || len(f.sent) != 2 {
 		t.Fatalf("invalid: %v, records %d, sent %d", err, len(f.recs), len(f.sent))
 	}
 	// A failed send fails the submit (the operator retries).
@@ -172,7 +183,7 @@ func TestIntakeSubmit(t *testing.T) {
 func TestIntakeStatus(t *testing.T) {
 	f := &fakeRecords{recs: map[string]forms.Record{"F-1": {FormID: "F-1", Status: forms.Received}}}
 	in := &forms.Intake{Records: f, Queue: f, Keys: keys, Now: func() time.Time { return now }}
-	for _, tt := range []struct{ id, want string }{{"F-1", ""}, {"F-2", "form_not_found"}, {"../x", "form_not_found"}} {
+	for _, tt := range []struct{ id, want string }{{"F-1", ""}, {"F-2", "form_not_found: No form with this id."}, {"../x", "form_not_found: No form with this id."}} {
 		if _, err := in.Status(context.Background(), tt.id); reason(err) != tt.want {
 			t.Errorf("Status(%q): %v, want %q", tt.id, err, tt.want)
 		}

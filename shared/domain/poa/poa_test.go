@@ -22,9 +22,11 @@ func mustID(t *testing.T, s string) nin.ID {
 	return p
 }
 
+// reason is the problem's reason and message ("reason: message"),
+// "internal" for an error that is not a domain one, "" for none.
 func reason(err error) string {
 	if e, ok := domain.AsError(err); ok {
-		return e.Reason
+		return e.Reason + ": " + e.Message
 	}
 	if err != nil {
 		return "internal"
@@ -42,10 +44,10 @@ func TestRequestValidate(t *testing.T) {
 		want string
 	}{
 		{"valid", poa.Request{Grantor: adult, Grantee: other, Areas: areas, ValidFrom: now, ValidTo: to}, ""},
-		{"to oneself", poa.Request{Grantor: adult, Grantee: adult, Areas: areas, ValidFrom: now, ValidTo: to}, "grantee_is_grantor"},
-		{"grantor under 16", poa.Request{Grantor: fifteen, Grantee: other, Areas: areas, ValidFrom: now, ValidTo: to}, "grantor_under_16"},
-		{"grantee under 18", poa.Request{Grantor: adult, Grantee: fifteen, Areas: areas, ValidFrom: now, ValidTo: to}, "grantee_under_18"},
-		{"terms", poa.Request{Grantor: adult, Grantee: other, ValidFrom: now, ValidTo: to}, "areas_required"},
+		{"to oneself", poa.Request{Grantor: adult, Grantee: adult, Areas: areas, ValidFrom: now, ValidTo: to}, "grantee_is_grantor: You cannot give a power of attorney to yourself."},
+		{"grantor under 16", poa.Request{Grantor: fifteen, Grantee: other, Areas: areas, ValidFrom: now, ValidTo: to}, "grantor_under_16: You must be 16 or older to give a power of attorney."},
+		{"grantee under 18", poa.Request{Grantor: adult, Grantee: fifteen, Areas: areas, ValidFrom: now, ValidTo: to}, "grantee_under_18: The person receiving a power of attorney must be 18 or older."},
+		{"terms", poa.Request{Grantor: adult, Grantee: other, ValidFrom: now, ValidTo: to}, "areas_required: Choose at least one service area."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,15 +69,15 @@ func TestValidateTerms(t *testing.T) {
 		{"valid", []access.Area{hd, co}, now, now.Add(time.Hour), ""},
 		{"starts later", []access.Area{hd}, now.Add(24 * time.Hour), now.Add(48 * time.Hour), ""},
 		{"exactly ten years", []access.Area{hd}, now, now.Add(poa.MaxValidity), ""},
-		{"no areas", nil, now, now.Add(time.Hour), "areas_required"},
-		{"unknown area", []access.Area{"everything"}, now, now.Add(time.Hour), "unknown_area"},
-		{"area twice", []access.Area{hd, hd}, now, now.Add(time.Hour), "duplicate_area"},
-		{"no end", []access.Area{hd}, now, time.Time{}, "validity_required"},
-		{"no start", []access.Area{hd}, time.Time{}, now.Add(time.Hour), "validity_required"},
-		{"ends before it starts", []access.Area{hd}, now.Add(2 * time.Hour), now.Add(time.Hour), "invalid_validity"},
-		{"ends in the past", []access.Area{hd}, now.Add(-2 * time.Hour), now.Add(-time.Hour), "invalid_validity"},
-		{"ends now", []access.Area{hd}, now.Add(-time.Hour), now, "invalid_validity"},
-		{"too long", []access.Area{hd}, now, now.Add(poa.MaxValidity + time.Second), "validity_too_long"},
+		{"no areas", nil, now, now.Add(time.Hour), "areas_required: Choose at least one service area."},
+		{"unknown area", []access.Area{"everything"}, now, now.Add(time.Hour), "unknown_area: The service area must be one of communication, health_data or administration."},
+		{"area twice", []access.Area{hd, hd}, now, now.Add(time.Hour), "duplicate_area: Each service area may be given once."},
+		{"no end", []access.Area{hd}, now, time.Time{}, "validity_required: validFrom and validTo are required."},
+		{"no start", []access.Area{hd}, time.Time{}, now.Add(time.Hour), "validity_required: validFrom and validTo are required."},
+		{"ends before it starts", []access.Area{hd}, now.Add(2 * time.Hour), now.Add(time.Hour), "invalid_validity: validTo must be after validFrom."},
+		{"ends in the past", []access.Area{hd}, now.Add(-2 * time.Hour), now.Add(-time.Hour), "invalid_validity: validTo must be in the future."},
+		{"ends now", []access.Area{hd}, now.Add(-time.Hour), now, "invalid_validity: validTo must be in the future."},
+		{"too long", []access.Area{hd}, now, now.Add(poa.MaxValidity + time.Second), "validity_too_long: A power of attorney can run for at most ten years."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

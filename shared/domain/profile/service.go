@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/clock"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/nin"
@@ -39,10 +40,18 @@ type Store interface {
 	DeleteEmployer(ctx context.Context, key personkey.Key) error
 	SetCommunicationNeeds(ctx context.Context, key personkey.Key, n CommunicationNeeds) error
 	DeleteCommunicationNeeds(ctx context.Context, key personkey.Key) error
+}
+
+// LoginStore persists a person's active logins.
+type LoginStore interface {
 	AddLogin(ctx context.Context, key personkey.Key, l Login) error
 	Logins(ctx context.Context, key personkey.Key) ([]Login, error)
 	// DeleteLogin returns ErrNotFound if there is no such login.
 	DeleteLogin(ctx context.Context, key personkey.Key, id string) error
+}
+
+// AppStore persists the permissions a person gave apps.
+type AppStore interface {
 	// PutAppPermission creates or replaces the permission with p.ID.
 	PutAppPermission(ctx context.Context, key personkey.Key, p AppPermission) (created bool, err error)
 	AppPermissions(ctx context.Context, key personkey.Key) ([]AppPermission, error)
@@ -70,20 +79,17 @@ type ContactRegister interface {
 
 // Service applies the profile rules.
 type Service struct {
-	Store    Store
-	Consents Consents
-	Parents  Parents
-	Contacts ContactRegister
-	Now      func() time.Time
-	NewID    func() string
-	// Bars, if set, refuses everyone under an emergency block or registered
-	// dead, whatever their consent says.
-	Bars Bars
-}
-
-// Bars says why a person may not use logged-in services ("" if nothing does).
-type Bars interface {
-	Barred(ctx context.Context, key personkey.Key) (string, error)
+	Store      Store
+	LoginStore LoginStore
+	AppStore   AppStore
+	Consents   Consents
+	Parents    Parents
+	Contacts   ContactRegister
+	Now        func() time.Time
+	NewID      func() string
+	// Records, if set, refuses everyone the access rules bar from all
+	// logged-in services (access.Person.Barred), whatever their consent says.
+	Records access.RecordsReader
 }
 
 // Open returns the subject of a request if the person may use profile
@@ -97,13 +103,13 @@ func (s *Service) Open(ctx context.Context, p Person) (Subject, error) {
 	if st.Status != consent.StatusActive || !st.Level.Includes(consent.Basic) {
 		return Subject{}, domain.Errorf(domain.EForbidden, "consent_required", "Profile settings need your consent to use Helsenorge. Give consent first.")
 	}
-	if s.Bars != nil {
-		bar, err := s.Bars.Barred(ctx, p.Key)
+	if s.Records != nil {
+		recs, err := s.Records.AccessRecords(ctx, p.Key, p.Key)
 		if err != nil {
 			return Subject{}, fmt.Errorf("check access: %w", err)
 		}
-		if bar != "" {
-			return Subject{}, domain.Errorf(domain.EForbidden, bar, "Logged-in services are closed for this person.")
+		if bar := recs.Subject.Barred(); bar != access.Allowed {
+			return Subject{}, domain.Errorf(domain.EForbidden, string(bar), "Logged-in services are closed for this person.")
 		}
 	}
 	return Subject{p: p}, nil
@@ -349,7 +355,7 @@ func (s *Service) RecordLogin(ctx context.Context, sub Subject, n NewLogin) (Log
 		return Login{}, domain.Errorf(domain.EConflict, "too_many_logins", "There are too many active logins. Revoke some first.")
 	}
 	l := Login{ID: s.NewID(), Client: client, Method: n.Method, CreatedAt: now, ExpiresAt: exp}
-	if err := s.Store.AddLogin(ctx, sub.p.Key, l); err != nil {
+	if err := s.LoginStore.AddLogin(ctx, sub.p.Key, l); err != nil {
 		return Login{}, fmt.Errorf("write login: %w", err)
 	}
 	return l, nil
@@ -357,7 +363,7 @@ func (s *Service) RecordLogin(ctx context.Context, sub Subject, n NewLogin) (Log
 
 // Logins lists the active logins, newest first.
 func (s *Service) Logins(ctx context.Context, sub Subject) ([]Login, error) {
-	ls, err := s.Store.Logins(ctx, sub.p.Key)
+	ls, err := s.LoginStore.Logins(ctx, sub.p.Key)
 	if err != nil {
 		return nil, fmt.Errorf("read logins: %w", err)
 	}
@@ -379,7 +385,7 @@ func (s *Service) RevokeLogin(ctx context.Context, sub Subject, id string) error
 	if !ValidID(id) {
 		return notFound
 	}
-	err := s.Store.DeleteLogin(ctx, sub.p.Key, id)
+	err := s.LoginStore.DeleteLogin(ctx, sub.p.Key, id)
 	if errors.Is(err, ErrNotFound) {
 		return notFound
 	}
@@ -425,7 +431,7 @@ func (s *Service) GrantApp(ctx context.Context, sub Subject, n NewAppPermission)
 	if len(cur) >= MaxAppPermissions && !slices.ContainsFunc(cur, func(c AppPermission) bool { return c.ID == p.ID }) {
 		return AppPermission{}, false, domain.Errorf(domain.EConflict, "too_many_app_permissions", "You have given too many apps permission. Revoke some first.")
 	}
-	created, err = s.Store.PutAppPermission(ctx, sub.p.Key, p)
+	created, err = s.AppStore.PutAppPermission(ctx, sub.p.Key, p)
 	if err != nil {
 		return AppPermission{}, false, fmt.Errorf("write app permission: %w", err)
 	}
@@ -434,7 +440,7 @@ func (s *Service) GrantApp(ctx context.Context, sub Subject, n NewAppPermission)
 
 // AppPermissions lists the apps the person let in, by name.
 func (s *Service) AppPermissions(ctx context.Context, sub Subject) ([]AppPermission, error) {
-	ps, err := s.Store.AppPermissions(ctx, sub.p.Key)
+	ps, err := s.AppStore.AppPermissions(ctx, sub.p.Key)
 	if err != nil {
 		return nil, fmt.Errorf("read app permissions: %w", err)
 	}
@@ -458,7 +464,7 @@ func (s *Service) RevokeApp(ctx context.Context, sub Subject, id string) error {
 	if !ValidID(id) {
 		return notFound
 	}
-	err := s.Store.DeleteAppPermission(ctx, sub.p.Key, id)
+	err := s.AppStore.DeleteAppPermission(ctx, sub.p.Key, id)
 	if errors.Is(err, ErrNotFound) {
 		return notFound
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
@@ -215,7 +216,7 @@ func newWorld(people ...profile.Person) *world {
 		cs[p.Key] = consent.State{Status: consent.StatusActive, Level: consent.Basic, Version: 1}
 	}
 	w.svc = &profile.Service{
-		Store: w.store, Consents: cs, Parents: w.parents, Contacts: contacts{},
+		Store: w.store, LoginStore: w.store, AppStore: w.store, Consents: cs, Parents: w.parents, Contacts: contacts{},
 		Now: func() time.Time { return now }, NewID: w.newID,
 	}
 	return w
@@ -269,6 +270,53 @@ func TestOpenRequiresConsent(t *testing.T) {
 			}
 			if tt.wantErr != "" && domain.ErrorCode(err) != domain.EForbidden {
 				t.Errorf("code: got %q, want forbidden", domain.ErrorCode(err))
+			}
+		})
+	}
+}
+
+// records answers AccessRecords with the subject's own records.
+type records map[personkey.Key]access.Person
+
+func (r records) AccessRecords(_ context.Context, _, subject personkey.Key) (access.Records, error) {
+	return access.Records{Subject: r[subject]}, nil
+}
+
+func TestOpenBarred(t *testing.T) {
+	active := consent.State{Status: consent.StatusActive, Level: consent.Full}
+	const closed = "Logged-in services are closed for this person."
+	tests := []struct {
+		name        string
+		person      access.Person
+		noConsent   bool
+		wantReason  string
+		wantMessage string
+	}{
+		{"nothing bars", access.Person{Consent: active}, false, "", ""},
+		{"emergency block", access.Person{Consent: active, Settings: access.Settings{EmergencyBlock: true}}, false, "emergency_block", closed},
+		{"deceased", access.Person{Consent: active, Deceased: true}, false, "deceased", closed},
+		{"deceased and blocked", access.Person{Consent: active, Deceased: true, Settings: access.Settings{EmergencyBlock: true}}, false, "deceased", closed},
+		{"other settings do not bar", access.Person{Consent: active, Settings: access.Settings{PatientRecordRemoved: true, SCROptedOut: true}}, false, "", ""},
+		{"consent is checked first", access.Person{Deceased: true}, true, "consent_required", "Profile settings need your consent to use Helsenorge. Give consent first."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := person(t, adult, "k")
+			cs := consents{}
+			if !tt.noConsent {
+				cs[p.Key] = active
+			}
+			svc := &profile.Service{Consents: cs, Records: records{p.Key: tt.person}}
+			_, err := svc.Open(context.Background(), p)
+			if got := reason(err); got != tt.wantReason {
+				t.Fatalf("reason: got %q, want %q", got, tt.wantReason)
+			}
+			if err == nil {
+				return
+			}
+			e, _ := domain.AsError(err)
+			if e.Code != domain.EForbidden || e.Message != tt.wantMessage {
+				t.Errorf("got %s %q, want forbidden %q", e.Code, e.Message, tt.wantMessage)
 			}
 		})
 	}

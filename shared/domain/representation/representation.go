@@ -96,12 +96,13 @@ func (s *Service) open(ctx context.Context, key personkey.Key) error {
 	if err != nil {
 		return err
 	}
-	switch p := recs.Subject; {
-	case p.Deceased:
-		return domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
-	case p.Settings.EmergencyBlock:
-		return domain.Errorf(domain.EForbidden, "emergency_block", "Logged-in services are blocked for you.")
-	case p.Consent.Status != consent.StatusActive:
+	switch bar := recs.Subject.Barred(); bar {
+	case access.RuleDeceased:
+		return domain.Errorf(domain.EForbidden, string(bar), "The population register reports this person as deceased.")
+	case access.RuleEmergencyBlock:
+		return domain.Errorf(domain.EForbidden, string(bar), "Logged-in services are blocked for you.")
+	}
+	if recs.Subject.Consent.Status != consent.StatusActive {
 		return domain.Errorf(domain.EForbidden, "consent_required", "Give consent to use Helsenorge before you give a power of attorney.")
 	}
 	return nil
@@ -197,32 +198,29 @@ type Person struct {
 }
 
 // People lists whom the caller may act for: themself, children under 16
-// and grantors of active powers of attorney.
+// and grantors of active powers of attorney. It reads each one's access
+// records once.
 func (s *Service) People(ctx context.Context, caller nin.ID) ([]Person, error) {
 	now := s.Now()
 	me := s.Keys.Key(caller)
-	self, err := s.person(ctx, me, me, RelationSelf, caller.BirthDate(), now)
+	recs, err := s.records(ctx, me, me)
 	if err != nil {
 		return nil, err
 	}
-	people := []Person{self}
+	people := []Person{person(recs, me, me, RelationSelf, caller.BirthDate(), now)}
 	children, err := s.Children.Children(ctx, me)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range children {
-		recs, err := s.Records.AccessRecords(ctx, me, c)
+		recs, err := s.records(ctx, me, c)
 		if err != nil {
 			return nil, err
 		}
 		if !recs.ParentOfChildUnder(access.ParentAccessEnds, now) {
 			continue
 		}
-		p, err := s.person(ctx, me, c, RelationChild, recs.ChildBirth, now)
-		if err != nil {
-			return nil, err
-		}
-		people = append(people, p)
+		people = append(people, person(recs, me, c, RelationChild, recs.ChildBirth, now))
 	}
 	_, received, err := s.Grants.Grants(ctx, me)
 	if err != nil {
@@ -232,22 +230,26 @@ func (s *Service) People(ctx context.Context, caller nin.ID) ([]Person, error) {
 		if g.Status(now) != "active" {
 			continue
 		}
-		p, err := s.person(ctx, me, g.Grantor, RelationGrantor, nin.Date{}, now)
+		recs, err := s.records(ctx, me, g.Grantor)
 		if err != nil {
 			return nil, err
 		}
-		people = append(people, p)
+		people = append(people, person(recs, me, g.Grantor, RelationGrantor, nin.Date{}, now))
 	}
 	return people, nil
 }
 
-// person decides every catalogue service for one subject (birth, when
-// known, overrides the stored one).
-func (s *Service) person(ctx context.Context, me, subject personkey.Key, relation string, birth nin.Date, now time.Time) (Person, error) {
+func (s *Service) records(ctx context.Context, me, subject personkey.Key) (access.Records, error) {
 	recs, err := s.Records.AccessRecords(ctx, me, subject)
 	if err != nil {
-		return Person{}, fmt.Errorf("read access records: %w", err)
+		return access.Records{}, fmt.Errorf("read access records: %w", err)
 	}
+	return recs, nil
+}
+
+// person decides every catalogue service for one subject from their
+// records (birth, when known, overrides the stored one).
+func person(recs access.Records, me, subject personkey.Key, relation string, birth nin.Date, now time.Time) Person {
 	f := access.Facts{Self: subject == me, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, Now: now}
 	if birth != (nin.Date{}) {
 		f.Subject.Birth = birth
@@ -267,5 +269,5 @@ func (s *Service) person(ctx context.Context, me, subject personkey.Key, relatio
 		to := recs.Grant.ValidTo
 		p.ValidTo = &to
 	}
-	return p, nil
+	return p
 }

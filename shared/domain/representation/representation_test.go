@@ -33,12 +33,13 @@ type fakes struct {
 	grants   map[string]poa.Grant // by id
 	children map[personkey.Key][]personkey.Key
 	recs     map[[2]personkey.Key]access.Records
+	reads    map[[2]personkey.Key]int // AccessRecords calls per (actor, subject)
 	// failWith, if set, is what the next write returns.
 	failWith error
 }
 
 func newFakes() *fakes {
-	return &fakes{grants: map[string]poa.Grant{}, children: map[personkey.Key][]personkey.Key{}, recs: map[[2]personkey.Key]access.Records{}}
+	return &fakes{grants: map[string]poa.Grant{}, children: map[personkey.Key][]personkey.Key{}, recs: map[[2]personkey.Key]access.Records{}, reads: map[[2]personkey.Key]int{}}
 }
 
 func (f *fakes) fail() error {
@@ -98,6 +99,7 @@ func (f *fakes) Children(_ context.Context, parent personkey.Key) ([]personkey.K
 }
 
 func (f *fakes) AccessRecords(_ context.Context, actor, subject personkey.Key) (access.Records, error) {
+	f.reads[[2]personkey.Key{actor, subject}]++
 	return f.recs[[2]personkey.Key{actor, subject}], nil
 }
 
@@ -202,18 +204,28 @@ func TestChange(t *testing.T) {
 		change   representation.Change
 		failWith error
 		want     string
+		grantor  *access.Person // the grantor's records now; nil: full consent
 	}{
-		{"areas and end", kari, "00000000000000000000000000000001", representation.Change{Areas: []access.Area{access.AreaAdministration}, ValidTo: &later}, nil, ""},
-		{"malformed id", kari, "1", representation.Change{ValidTo: &later}, nil, "grant_not_found: You have not given a power of attorney with this id."},
-		{"someone else's grant", ola, "00000000000000000000000000000001", representation.Change{ValidTo: &later}, nil, "grant_not_found: You have not given a power of attorney with this id."},
-		{"terms checked", kari, "00000000000000000000000000000001", representation.Change{Areas: []access.Area{}}, nil, "areas_required: Choose at least one service area."},
+		{"areas and end", kari, "00000000000000000000000000000001", representation.Change{Areas: []access.Area{access.AreaAdministration}, ValidTo: &later}, nil, "", nil},
+		{"malformed id", kari, "1", representation.Change{ValidTo: &later}, nil, "grant_not_found: You have not given a power of attorney with this id.", nil},
+		{"someone else's grant", ola, "00000000000000000000000000000001", representation.Change{ValidTo: &later}, nil, "grant_not_found: You have not given a power of attorney with this id.", nil},
+		{"terms checked", kari, "00000000000000000000000000000001", representation.Change{Areas: []access.Area{}}, nil, "areas_required: Choose at least one service area.", nil},
 		{"changed meanwhile", kari, "00000000000000000000000000000001", representation.Change{ValidTo: &later}, poa.ErrConcurrentUpdate,
-			"concurrent_update: The power of attorney was changed or ended meanwhile. Read it again and retry."},
+			"concurrent_update: The power of attorney was changed or ended meanwhile. Read it again and retry.", nil},
+		{"grantor withdrew consent", kari, "00000000000000000000000000000001", representation.Change{ValidTo: &later}, nil,
+			"consent_required: Give consent to use Helsenorge before you give a power of attorney.", &access.Person{Consent: consent.State{Status: consent.StatusWithdrawn, Version: 2}}},
+		{"grantor blocked", kari, "00000000000000000000000000000001", representation.Change{ValidTo: &later}, nil,
+			"emergency_block: Logged-in services are blocked for you.", &access.Person{Consent: full.Consent, Settings: access.Settings{EmergencyBlock: true}}},
+		{"grantor deceased", kari, "00000000000000000000000000000001", representation.Change{ValidTo: &later}, nil,
+			"deceased: The population register reports this person as deceased.", &access.Person{Consent: full.Consent, Deceased: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, before := seeded(t)
 			f.failWith = tt.failWith
+			if tt.grantor != nil {
+				f.recs[[2]personkey.Key{before.Grantor, before.Grantor}] = access.Records{Subject: *tt.grantor}
+			}
 			g, err := service(f).Change(context.Background(), tt.caller, tt.id, tt.change)
 			if got := reason(err); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
@@ -306,5 +318,10 @@ func TestPeople(t *testing.T) {
 	}
 	if !slices.Contains(people[0].Services, "medicines") || !slices.Contains(people[1].Services, "vaccinations") || slices.Contains(people[2].Services, "medicines") {
 		t.Fatalf("services: self %v, child %v, grantor %v", people[0].Services, people[1].Services, people[2].Services)
+	}
+	for pair, n := range f.reads {
+		if n != 1 {
+			t.Errorf("records of %s read %d times, want once", pair[1], n)
+		}
 	}
 }

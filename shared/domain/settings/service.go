@@ -71,8 +71,12 @@ func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
 }
 
 // ChildOf returns ErrNotChild unless parent has parental responsibility
-// for child and child is under maxAge now.
+// for child and child is under maxAge now. Without Records it is an
+// internal error: nobody can be shown to be a child.
 func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxAge int) error {
+	if s.Records == nil {
+		return errors.New("settings: ChildOf needs Records")
+	}
 	recs, err := s.Records.AccessRecords(ctx, parent, child)
 	if err != nil {
 		return err

@@ -184,6 +184,14 @@ func TestChildOf(t *testing.T) {
 	}
 }
 
+func TestChildOfWithoutRecords(t *testing.T) {
+	svc := &settings.Service{Store: &fakeStore{}, Now: func() time.Time { return now }}
+	err := svc.ChildOf(context.Background(), "parent", "child", 16)
+	if err == nil || domain.ErrorCode(err) != domain.EInternal {
+		t.Fatalf("got %v (code %q), want an internal error", err, domain.ErrorCode(err))
+	}
+}
+
 func TestSetEmergencyBlockInPortal(t *testing.T) {
 	adult, child := mustID(t, "14838500073"), mustID(t, "05851250095") // 41, 14
 	const byForm = "reinstate_child_by_form: A child's access is reinstated with the paper form for children under 16."

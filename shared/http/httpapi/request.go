@@ -43,6 +43,9 @@ func CallerFrom(req events.APIGatewayV2HTTPRequest) (Caller, error) {
 	if hasScope(a.JWT, OperatorScope) {
 		return Caller{}, domain.Errorf(domain.EForbidden, "operator_token", "Operator tokens cannot use citizens' routes.")
 	}
+	if hasScope(a.JWT, SectorScope) {
+		return Caller{}, domain.Errorf(domain.EForbidden, "sector_token", "The health sector's system tokens cannot use citizens' routes.")
+	}
 	raw, ok := a.JWT.Claims[PIDClaim]
 	if !ok || raw == "" {
 		return Caller{}, domain.Errorf(domain.EUnauthorized, "invalid_token", "The token has no person identifier claim.")
@@ -78,6 +81,38 @@ func OperatorSubject(req events.APIGatewayV2HTTPRequest) (string, error) {
 		return "", err
 	}
 	return req.RequestContext.Authorizer.JWT.Claims["sub"], nil
+}
+
+// SectorScope is the scope of the health sector's systems (machine
+// clients) that enforce the sector settings and read them as FHIR.
+const SectorScope = "sector:read"
+
+// SectorClient is the machine client calling a sector route.
+type SectorClient struct {
+	// ID is the client's id (client_id claim, else sub), for logs only.
+	ID string
+}
+
+// SectorFrom checks that the caller is a sector system: scope sector:read
+// and no person id claim. A citizen's token (it carries pid) is refused
+// even if it somehow had the scope, so no person can ask about another.
+// API Gateway enforces the scope too (AuthorizationScopes in the template).
+func SectorFrom(req events.APIGatewayV2HTTPRequest) (SectorClient, error) {
+	a := req.RequestContext.Authorizer
+	if a == nil || a.JWT == nil {
+		return SectorClient{}, domain.Errorf(domain.EUnauthorized, "missing_token", "A valid bearer token is required.")
+	}
+	if a.JWT.Claims[PIDClaim] != "" {
+		return SectorClient{}, domain.Errorf(domain.EForbidden, "citizen_token", "Citizens' tokens cannot use the sector's routes.")
+	}
+	if !hasScope(a.JWT, SectorScope) {
+		return SectorClient{}, domain.Errorf(domain.EForbidden, "insufficient_scope", "This route is for the health sector's systems (scope sector:read).")
+	}
+	id := a.JWT.Claims["client_id"]
+	if id == "" {
+		id = a.JWT.Claims["sub"]
+	}
+	return SectorClient{ID: id}, nil
 }
 
 func hasScope(j *events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription, scope string) bool {

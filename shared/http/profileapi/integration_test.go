@@ -256,7 +256,7 @@ func (f *fixture) racingHandler(n int) wire.HTTPHandler {
 		db = newBarrierDB(db, n)
 	}
 	store := dynamo.NewStores(db, f.local.Table("PrivacyTable"), f.clock.Now)
-	svc := &profile.Service{Store: store.Profile, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{}, Now: f.clock.Now, NewID: domain.NewID}
+	svc := &profile.Service{Store: store.Profile, LoginStore: store.Logins, AppStore: store.Apps, Consents: store.Consent, Parents: store.Profile, Contacts: contactregister.Fake{}, Now: f.clock.Now, NewID: domain.NewID}
 	return profileapi.New(svc, f.keys, obs.NewLogger(f.logs, nil)).Handle
 }
 

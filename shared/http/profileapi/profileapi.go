@@ -52,16 +52,15 @@ type route func(ctx context.Context, req events.APIGatewayV2HTTPRequest, sub pro
 
 // New returns a handler with its routes registered.
 func New(svc *profile.Service, keys *personkey.Keyer, log *slog.Logger) *Handler {
-	h := &Handler{Profile: svc, Keys: keys, Log: log, Router: httpapi.NewRouter(log, nil)}
-	for key, fn := range map[string]route{
-		RouteGet: h.get, RouteChannel: h.setChannel,
-		RouteListKin: h.listKin, RouteAddKin: h.addKin, RouteRemoveKin: h.removeKin, RouteSetClosest: h.setClosest,
-		RouteSetEmployer: h.setEmployer, RouteRemoveEmployer: h.removeEmployer, RouteNeeds: h.setNeeds,
-		RouteListLogins: h.listLogins, RouteRecordLogin: h.recordLogin, RouteRevokeLogin: h.revokeLogin,
-		RouteListApps: h.listApps, RouteGrantApp: h.grantApp, RouteRevokeApp: h.revokeApp,
-	} {
-		h.Route(key, h.authorized(fn))
-	}
+	h := &Handler{Profile: svc, Keys: keys, Log: log}
+	a := h.authorized
+	h.Router = httpapi.NewRouter(log, httpapi.Routes{
+		RouteGet: a(h.get), RouteChannel: a(h.setChannel),
+		RouteListKin: a(h.listKin), RouteAddKin: a(h.addKin), RouteRemoveKin: a(h.removeKin), RouteSetClosest: a(h.setClosest),
+		RouteSetEmployer: a(h.setEmployer), RouteRemoveEmployer: a(h.removeEmployer), RouteNeeds: a(h.setNeeds),
+		RouteListLogins: a(h.listLogins), RouteRecordLogin: a(h.recordLogin), RouteRevokeLogin: a(h.revokeLogin),
+		RouteListApps: a(h.listApps), RouteGrantApp: a(h.grantApp), RouteRevokeApp: a(h.revokeApp),
+	})
 	return h
 }
 

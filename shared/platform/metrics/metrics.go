@@ -43,6 +43,7 @@ const (
 	Requests          = "Requests"          // per route and status class
 	Latency           = "Latency"           // per route and status class, ms
 	Decisions         = "Decisions"         // access decisions per outcome and rule
+	SectorDecisions   = "SectorDecisions"   // the sector's decisions per outcome, resource and rule
 	ConsentChanges    = "ConsentChanges"    // per action and level
 	Notices           = "Notices"           // register notices per type and outcome
 	Purges            = "Purges"            // finished delayed deletions per reason
@@ -59,7 +60,7 @@ const (
 // Names lists every metric the code emits (the constants above); the
 // dashboard and alarms in template.yaml may name only these (infra/stack tests).
 var Names = []string{
-	Requests, Latency, Decisions, ConsentChanges, Notices, Purges, ItemsDeleted, PurgesNotDue,
+	Requests, Latency, Decisions, SectorDecisions, ConsentChanges, Notices, Purges, ItemsDeleted, PurgesNotDue,
 	JobsQueued, OverdueJobs, MessagesReceived, MessagesFailed, DroppedDataPoints, ColdStart,
 }
 
@@ -75,10 +76,11 @@ const (
 	Level       = "Level"
 	NoticeType  = "NoticeType"
 	Reason      = "Reason"
+	Resource    = "Resource"
 )
 
 // Dimensions lists the dimension names a data point may carry.
-var Dimensions = []string{Service, Function, Route, StatusClass, Outcome, Rule, Action, Level, NoticeType, Reason}
+var Dimensions = []string{Service, Function, Route, StatusClass, Outcome, Rule, Action, Level, NoticeType, Reason, Resource}
 
 var dimensionNames = func() map[string]bool {
 	m := map[string]bool{}
@@ -237,6 +239,18 @@ func (e *Emitter) Decision(ctx context.Context, allowed bool, rule string) {
 		outcome = "allowed"
 	}
 	e.Emit(ctx, []Dim{{Outcome, outcome}, {Rule, rule}}, Value{Decisions, Count, 1})
+}
+
+// SectorDecision records a decision the health sector's systems asked for:
+// SectorDecisions per outcome, resource (prescription, summary care record,
+// appointment history) and deciding rule. Never the person or the health
+// professional.
+func (e *Emitter) SectorDecision(ctx context.Context, allowed bool, resource, rule string) {
+	outcome := "denied"
+	if allowed {
+		outcome = "allowed"
+	}
+	e.Emit(ctx, []Dim{{Outcome, outcome}, {Resource, resource}, {Rule, rule}}, Value{SectorDecisions, Count, 1})
 }
 
 // Consent records a consent change: action "set" (give or change) with the

@@ -318,6 +318,21 @@ func TestSQSWrapper(t *testing.T) {
 	}
 }
 
+// TestSectorDecisionDimensions: a sector decision is counted by outcome,
+// resource and rule, and never by a person id even if one were passed.
+func TestSectorDecisionDimensions(t *testing.T) {
+	e, _, lines := capture(t)
+	e.SectorDecision(context.Background(), true, "summary_care_record", "scr_limited_emergency")
+	e.SectorDecision(context.Background(), false, "prescription", "14838500073")
+	got := lines()
+	if len(got) != 2 {
+		t.Fatalf("got %d lines, want 2", len(got))
+	}
+	check(t, got[0], point{map[string]string{"Service": "privacycore", "Outcome": "allowed", "Resource": "summary_care_record", "Rule": "scr_limited_emergency"},
+		[]metric{{"SectorDecisions", "Count", 1}}})
+	check(t, got[1], point{map[string]string{"Service": "privacycore", "Reason": "person_id"}, []metric{{"DroppedDataPoints", "Count", 1}}})
+}
+
 // TestNamesAreWhatTheHelpersWrite: metrics.Names (what the dashboard and
 // alarms may name) is exactly the set of metrics the helpers write.
 func TestNamesAreWhatTheHelpersWrite(t *testing.T) {
@@ -325,6 +340,7 @@ func TestNamesAreWhatTheHelpersWrite(t *testing.T) {
 	e, _, lines := capture(t)
 	e.Request(ctx, "GET /v1/consent", 200, time.Millisecond)
 	e.Decision(ctx, true, "allowed")
+	e.SectorDecision(ctx, false, "prescription", "rx_only_gp")
 	e.Consent(ctx, "set", "basic")
 	e.Notice(ctx, "death", "death_recorded")
 	e.Purged(ctx, "death", 1)
