@@ -41,7 +41,12 @@ FN        ?= SweeperFunction
 DAYS      ?=
 ADVANCE   ?=
 
-.PHONY: sweep trigger clock need-test lint-openapi
+TYPE      ?=
+NEW_PID   ?=
+PARENT    ?=
+CHILD     ?=
+
+.PHONY: sweep trigger clock register-event need-test lint-openapi
 
 ## sweep: run a scheduled function now, as its schedule would, and print what it did (make sweep [FN=SweeperFunction])
 sweep: $(BIN)/local
@@ -53,6 +58,12 @@ trigger: sweep
 ## clock: show the functions' clock, or move it forward (make clock DAYS=30 | make clock ADVANCE=36h)
 clock: $(BIN)/local
 	@$(BIN)/local clock -addr "$(ADDR)" $(if $(DAYS),-days "$(DAYS)") $(if $(ADVANCE),-advance "$(ADVANCE)")
+
+## register-event: add an event to the fake population register (make register-event TYPE=death PID=<id>;
+##   TYPE=death_annulled|discontinued PID=..; TYPE=id_change PID=.. NEW_PID=..;
+##   TYPE=parental_responsibility_set|parental_responsibility_ended PARENT=.. CHILD=..); then make sweep FN=RegisterFeedFunction
+register-event: $(BIN)/local
+	@$(BIN)/local register-event -addr "$(ADDR)" -type "$(TYPE)" $(if $(filter parental_%,$(TYPE)),,-pid "$(PID)") $(if $(NEW_PID),-new-pid "$(NEW_PID)") $(if $(PARENT),-parent "$(PARENT)") $(if $(CHILD),-child "$(CHILD)")
 
 ## personkey: print a person's local table key (make personkey PID=<11 digits>), for the AWS CLI
 personkey: $(BIN)/local
@@ -171,6 +182,9 @@ build-SettingsFunction:
 
 build-FormsFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms
+
+build-RegisterFeedFunction:
+	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/register-feed
 
 build-FormsWorkerFunction:
 	$(GOBUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/forms-worker

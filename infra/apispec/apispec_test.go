@@ -330,7 +330,7 @@ var codeValues = map[string]domain.Code{
 	"EInvalid": domain.EInvalid, "EUnauthorized": domain.EUnauthorized, "EForbidden": domain.EForbidden,
 	"ENotFound": domain.ENotFound, "EConflict": domain.EConflict, "EPreconditionFailed": domain.EPreconditionFailed,
 	"ETooLarge": domain.ETooLarge, "EMethodNotAllowed": domain.EMethodNotAllowed, "EUnsupportedMedia": domain.EUnsupportedMedia,
-	"EInternal": domain.EInternal,
+	"EInternal": domain.EInternal, "EUnavailable": domain.EUnavailable,
 }
 
 // problemCodes reads the status const and the code enum (or const) of a

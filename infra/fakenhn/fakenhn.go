@@ -116,3 +116,22 @@ func NewClientKey() (private []byte, public jose.JSONWebKey, err error) {
 	}
 	return private, jwk.Public(), nil
 }
+
+// StartLocal starts a fake for a local stack: it makes a client key and
+// returns the fake, the private JWK to store as the SecureString named
+// keyParam, and the template parameters that point the stack at the fake.
+// The feed starts at sequence number 1: the fake register begins empty.
+func StartLocal(keyParam string) (*Fake, []byte, map[string]string, error) {
+	priv, pub, err := NewClientKey()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := Listen(ClientID, pub)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return f, priv, map[string]string{
+		"RegisterApiUrl": f.URL, "HelseIdTokenUrl": f.TokenURL(), "HelseIdAudience": f.URL,
+		"HelseIdClientId": ClientID, "HelseIdScope": Scope, "HelseIdKeyParameter": keyParam, "RegisterFeedStart": "1",
+	}, nil
+}

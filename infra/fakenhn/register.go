@@ -2,6 +2,7 @@ package fakenhn
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,11 @@ type Register struct {
 	Strict   bool
 	PageSize int
 	Now      func() time.Time
+	// AfterRequest, if set, is called after each API answer with the count
+	// so far (tests use it to expire tokens in the middle of a run).
+	AfterRequest func(n int)
+	// Delay, if set, holds every API answer this long (a slow register).
+	Delay time.Duration
 
 	mu       sync.Mutex
 	persons  map[string]*person // by Persontjenesten person id
@@ -86,6 +92,9 @@ func NewRegister(auth *HelseID) *Register {
 func (r *Register) Throttle(status int, retryAfter string, times int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if times == 0 {
+		r.throttle = nil // clears what is queued
+	}
 	for range times {
 		r.throttle = append(r.throttle, throttled{status, retryAfter})
 	}
@@ -233,7 +242,12 @@ func (r *Register) personLocked(digits string) *person {
 	if id, ok := r.byNIN[digits]; ok {
 		return r.persons[id]
 	}
-	p := &person{ID: newPersonID(), NINs: []ninEntry{{Number: digits, Current: true}}}
+	// Like most people, a new person has contact details in the contact
+	// register: made up, stable per id, on example.invalid (never deliverable).
+	sum := sha256.Sum256([]byte("fakenhn-contact\x00" + digits))
+	n := (uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])) % 10_000_000
+	p := &person{ID: newPersonID(), NINs: []ninEntry{{Number: digits, Current: true}},
+		Phone: fmt.Sprintf("+479%07d", n), Email: fmt.Sprintf("person-%x@example.invalid", sum[3:7])}
 	r.persons[p.ID] = p
 	r.byNIN[digits] = p.ID
 	return p
@@ -267,7 +281,20 @@ const (
 // ServeHTTP serves the API: HelseID-authorised, api-version 2.
 func (r *Register) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
+	delay := r.Delay
+	r.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			return
+		}
+	}
+	r.mu.Lock()
 	r.requests++
+	if after, n := r.AfterRequest, r.requests; after != nil {
+		defer after(n)
+	}
 	if len(r.throttle) > 0 {
 		t := r.throttle[0]
 		r.throttle = r.throttle[1:]
@@ -397,7 +424,7 @@ func (r *Register) serveBulk(w http.ResponseWriter, req *http.Request) {
 	out := []map[string]any{}
 	for _, id := range ids {
 		if p, ok := r.persons[id]; ok {
-			out = append(out, p.document(ps, history))
+			out = append(out, r.document(p, ps, history))
 		}
 	}
 	writeJSON(w, out)
@@ -423,11 +450,22 @@ func (r *Register) serveByNIN(w http.ResponseWriter, req *http.Request) {
 		problemDetails(w, http.StatusNotFound, "Not found", "person not found")
 		return
 	}
-	writeJSON(w, r.personLocked(id.Digits()).document(ps, history))
+	writeJSON(w, r.document(r.personLocked(id.Digits()), ps, history))
 }
 
-// document renders the person as the API does, with only the parts asked for.
-func (p *person) document(ps map[string]bool, history bool) map[string]any {
+// document renders the person as the API does, with only the parts asked
+// for. Parental responsibility shows on both sides: the child's own entries
+// and, on a parent's document, those that name them as responsible. Call
+// with r.mu held.
+func (r *Register) document(p *person, ps map[string]bool, history bool) map[string]any {
+	resp := append([]responsibility(nil), p.Resp...)
+	for _, o := range r.persons {
+		for _, x := range o.Resp {
+			if o != p && x.Parent == p.current() {
+				resp = append(resp, x)
+			}
+		}
+	}
 	doc := map[string]any{"id": p.ID, "sequenceNumber": p.Seq}
 	if ps["NorwegianIdentificationNumber"] {
 		var ns []map[string]any
@@ -461,14 +499,14 @@ func (p *person) document(ps map[string]bool, history bool) map[string]any {
 	}
 	if ps["ParentalResponsibility"] {
 		var rs []map[string]any
-		for _, r := range p.Resp {
-			if !r.Valid && !history {
+		for _, x := range resp {
+			if !x.Valid && !history {
 				continue
 			}
-			e := map[string]any{"responsible": r.Parent, "subjectOfResponsibility": r.Child, "responsibilityType": "Joint",
-				"isValid": r.Valid, "validFrom": r.From.Format(time.RFC3339)}
-			if !r.To.IsZero() {
-				e["validTo"] = r.To.Format(time.RFC3339)
+			e := map[string]any{"responsible": x.Parent, "subjectOfResponsibility": x.Child, "responsibilityType": "Joint",
+				"isValid": x.Valid, "validFrom": x.From.Format(time.RFC3339)}
+			if !x.To.IsZero() {
+				e["validTo"] = x.To.Format(time.RFC3339)
 			}
 			rs = append(rs, e)
 		}
@@ -493,7 +531,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func problemDetails(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
+	// The published description gives ProblemDetails as application/json.
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
 }

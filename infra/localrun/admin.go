@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"privacycore/infra/fakenhn"
 	"privacycore/shared/wire"
 )
 
@@ -23,6 +24,10 @@ import (
 //	POST /_local/schedules/{Function} run a scheduled function now
 //	GET  /_local/clock                the clock: {"now": RFC 3339, "offset": "720h0m0s"}
 //	POST /_local/clock?advance=720h   move it forward (a Go duration; or ?days=30)
+//	POST /_local/register/events?type=death&pid=...
+//	                                  add a change to the fake population register and
+//	                                  publish its event (type, pid, newPid, parent, child,
+//	                                  email, phone: see fakenhn.Change)
 const adminPrefix = "/_local/"
 
 // isAdminPath reports whether a path belongs to the admin routes.
@@ -153,9 +158,29 @@ func (r *Runner) serveAdmin(w http.ResponseWriter, req *http.Request) {
 		if allow(w, req, http.MethodPost) {
 			r.serveTrigger(w, req, fn)
 		}
+	case path == adminPrefix+"register/events":
+		if allow(w, req, http.MethodPost) {
+			r.serveRegisterEvent(w, req)
+		}
 	default:
 		problem(w, http.StatusNotFound, "route_not_found", "No such route.")
 	}
+}
+
+// serveRegisterEvent adds a change to the fake register (Runner.Register).
+func (r *Runner) serveRegisterEvent(w http.ResponseWriter, req *http.Request) {
+	if r.Register == nil {
+		problem(w, http.StatusNotFound, "no_fake_register", "This runner has no fake population register.")
+		return
+	}
+	q := req.URL.Query()
+	seq, err := r.Register.Apply(fakenhn.Change{Type: q.Get("type"), PID: q.Get("pid"), NewPID: q.Get("newPid"),
+		Parent: q.Get("parent"), Child: q.Get("child"), Email: q.Get("email"), Phone: q.Get("phone")})
+	if err != nil {
+		problem(w, http.StatusBadRequest, "bad_register_change", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"type": q.Get("type"), "sequenceNumber": seq})
 }
 
 // allow answers 405 unless the request's method is one of methods.

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"privacycore/infra/devjwt"
+	"privacycore/infra/fakenhn"
 	"privacycore/infra/stack"
 	"privacycore/shared/http/httpapi"
 	"privacycore/shared/wire"
@@ -59,6 +60,7 @@ var Registry = map[string]Builder{
 	"FormsFunction":          HTTP(wire.FormsAPI),
 	"FormsWorkerFunction":    SQS(wire.FormsWorker),
 	"ProfileFunction":        HTTP(wire.ProfileAPI),
+	"RegisterFeedFunction":   Schedule(wire.RegisterFeed),
 	"SectorSettingsFunction": HTTP(wire.SectorSettingsAPI),
 	"SectorFunction":         HTTP(wire.SectorAPI),
 }
@@ -81,10 +83,13 @@ type Runner struct {
 	// OnExchange, if set, is called with every event a handler answered and
 	// its response; tests check them against the API contract (apispec.Check).
 	OnExchange func(events.APIGatewayV2HTTPRequest, events.APIGatewayV2HTTPResponse)
-	routes     []route
-	consumers  []consumer
-	schedules  []schedule
-	pollers    pollers
+	// Register, if set, is the fake population register the functions
+	// read; the admin route /_local/register/events adds events to it.
+	Register  *fakenhn.Register
+	routes    []route
+	consumers []consumer
+	schedules []schedule
+	pollers   pollers
 }
 
 type route struct {

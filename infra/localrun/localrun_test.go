@@ -55,6 +55,9 @@ func newRunner(t *testing.T, local *stack.Local, tmpl *stack.Template, reg map[s
 	if err != nil {
 		t.Fatalf("localrun.New: %v", err)
 	}
+	if f, ok := testenv.LookupNHN(local); ok {
+		r.Register = f.Register // make register-event works against it
+	}
 	if _, ok := reg["ConsentFunction"]; ok {
 		// The real functions: every request the test makes is held to the API contract.
 		r.OnExchange = func(ev events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) {

@@ -37,7 +37,9 @@ var readmeWants = map[string][]string{
 	},
 	"Register notices: a death and the delayed deletion": {
 		`"status":"active","level":"full"`,
+		"RegisterFeedFunction ran",
 		`"status":"withdrawn"`,
+		`"code":"deceased"`,
 		`"channel":"registry"`,
 		"SweeperFunction ran (request local-", // what it did, from its result:
 		"jobsQueued=1 ",

@@ -23,6 +23,9 @@ const (
 	EMethodNotAllowed   Code = "method_not_allowed"
 	EUnsupportedMedia   Code = "unsupported_media_type"
 	EInternal           Code = "internal"
+	// EUnavailable: a register the rule depends on did not answer in time;
+	// nothing was changed, and the same request may succeed later.
+	EUnavailable Code = "unavailable"
 )
 
 // ErrInvalidCursor is a paging cursor that does not belong to the list it is

@@ -24,11 +24,13 @@ import (
 	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/notices"
 	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/registerfeed"
 	"privacycore/shared/dynamo"
 	"privacycore/shared/http/consentapi"
 	"privacycore/shared/platform/awsenv"
 	"privacycore/shared/platform/metrics"
 	"privacycore/shared/platform/obs"
+	"privacycore/shared/registers/persontjenesten"
 	"privacycore/shared/sqs/queue"
 	"privacycore/shared/sqs/workers"
 )
@@ -133,6 +135,20 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	svc, err := env.withdrawingConsentService(store)
 	if err != nil {
 		return nil, err
+	}
+	reg, err := env.register()
+	if err != nil {
+		return nil, err
+	}
+	svc.Register = persontjenesten.Standing{Client: reg}
+	noticesURL, err := env.require("NOTICES_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	// A parent who consents brings the children the register shows, through the notices.
+	svc.Relations = registerfeed.ChildImporter{Outbox: queue.FeedOutbox{SQS: sqs.NewFromConfig(env.AWS), NoticesURL: noticesURL}, Now: env.Now}
+	svc.OnRegisterError = func(ctx context.Context, err error) {
+		log.WarnContext(ctx, "population register look-up failed; consent not given (register_unavailable)", "err", err)
 	}
 	h := consentapi.New(svc, keys, log)
 	h.Metrics = env.Metrics()

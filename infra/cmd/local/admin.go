@@ -158,3 +158,44 @@ func checkLoopback(addr string) error {
 	}
 	return nil
 }
+
+// registerEvent adds a change to the fake population register of a running
+// `local run`; the register feed reads its event on its next run.
+func registerEvent(args []string) error {
+	fs := flag.NewFlagSet("register-event", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3000", "address `local run` serves on")
+	typ := fs.String("type", "", "death, death_annulled, parental_responsibility_set, parental_responsibility_ended, id_change, discontinued, contact, poison")
+	pid := fs.String("pid", "", "the person (death, death_annulled, id_change, discontinued, contact)")
+	newPID := fs.String("new-pid", "", "id_change: the new id")
+	parent := fs.String("parent", "", "parental_responsibility_*: the parent")
+	child := fs.String("child", "", "parental_responsibility_*: the child")
+	email := fs.String("email", "", "contact: e-mail")
+	phone := fs.String("phone", "", "contact: phone")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 || *typ == "" {
+		return errors.New("usage: local register-event [-addr 127.0.0.1:3000] -type death -pid <id> (see -h)")
+	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	q := url.Values{"type": {*typ}}
+	for k, v := range map[string]string{"pid": *pid, "newPid": *newPID, "parent": *parent, "child": *child, "email": *email, "phone": *phone} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out struct {
+		Type string `json:"type"`
+		Seq  int64  `json:"sequenceNumber"`
+	}
+	if err := call(ctx, http.MethodPost, *addr, "/_local/register/events", q, &out); err != nil {
+		return fmt.Errorf("register-event: %w", err)
+	}
+	fmt.Printf("register event %d (%s) published; make sweep FN=RegisterFeedFunction reads it\n", out.Seq, out.Type)
+	return nil
+}

@@ -8,6 +8,8 @@
 //	local token   -client <id> -scope "sector:read" [-ttl 1h]   (a machine client: no person id)
 //	local trigger [-addr 127.0.0.1:3000] <FunctionLogicalId>
 //	local clock   [-addr 127.0.0.1:3000] [-advance 720h | -days 30]
+//	local register-event [-addr 127.0.0.1:3000] -type death -pid <person id>
+//	local helseid-key    (a new HelseID client key: private JWK on stdout, public on stderr)
 //
 // trigger and clock are clients of a running `local run` (its admin routes
 // under /_local/), for a second terminal.
@@ -28,6 +30,7 @@ import (
 
 	"privacycore/infra/devjwt"
 	"privacycore/infra/emulator"
+	"privacycore/infra/fakenhn"
 	"privacycore/infra/localrun"
 	"privacycore/infra/stack"
 	"privacycore/shared/domain/nin"
@@ -53,8 +56,12 @@ func main() {
 		err = trigger(args)
 	case "clock":
 		err = clock(args)
+	case "register-event":
+		err = registerEvent(args)
+	case "helseid-key":
+		err = helseIDKey()
 	default:
-		err = fmt.Errorf("unknown command %q (want run, token, personkey, trigger or clock)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, token, personkey, trigger, clock, register-event or helseid-key)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
@@ -93,12 +100,23 @@ func run(args []string) error {
 	defer srv.Stop()
 	// The functions read the person-key secret from Parameter Store, as in
 	// AWS; the emulator's holds the development secret.
-	params := map[string]string{"PersonKeySecretParameter": "/privacycore/local/person-key-secret"}
+	// The population register and HelseID are fakes on their own port; the
+	// functions reach them through the template's parameters, with the
+	// HelseID client key in Parameter Store, as in AWS.
+	nhn, nhnKey, params, err := fakenhn.StartLocal("/privacycore/local/helseid-client-key")
+	if err != nil {
+		return err
+	}
+	defer nhn.Close()
+	params["PersonKeySecretParameter"] = "/privacycore/local/person-key-secret"
 	local, err := stack.Up(ctx, tmpl, srv, "privacycore-local", params)
 	if err != nil {
 		return err
 	}
 	if err := local.PutSecret(ctx, params["PersonKeySecretParameter"], personkey.DevSecret); err != nil {
+		return err
+	}
+	if err := local.PutSecret(ctx, params["HelseIdKeyParameter"], string(nhnKey)); err != nil {
 		return err
 	}
 	verifier := devjwt.Verifier{Issuer: tmpl.Param("JwtIssuer", params), Audience: tmpl.Param("JwtAudience", params), Now: time.Now}
@@ -107,12 +125,14 @@ func run(args []string) error {
 		return err
 	}
 	runner.RetryDelay = *retryDelay
+	runner.Register = nhn.Register
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	fmt.Printf("Privacy core running locally.\n\n")
 	fmt.Printf("  HTTP API   http://%s\n", l.Addr())
+	fmt.Printf("  register   %s  (fake Persontjenesten and HelseID; add events with make register-event)\n", nhn.URL)
 	fmt.Printf("  emulator   %s  (DynamoDB and SQS; AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=%s)\n\n", srv.Endpoint, emulator.Region)
 	fmt.Printf("Tables:\n")
 	for _, t := range local.Resolved.Tables {
@@ -204,5 +224,21 @@ func personKey(args []string) error {
 		return err
 	}
 	fmt.Println(k.Key(id))
+	return nil
+}
+
+// helseIDKey makes a key pair for a HelseID client: the private JWK (for
+// Parameter Store) on stdout, the public one (for HelseID) on stderr.
+func helseIDKey() error {
+	priv, pub, err := fakenhn.NewClientKey()
+	if err != nil {
+		return err
+	}
+	pb, err := pub.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(priv))
+	fmt.Fprintln(os.Stderr, string(pb))
 	return nil
 }

@@ -6,6 +6,7 @@ package consent
 import (
 	"time"
 
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
@@ -126,4 +127,7 @@ type Receipt struct {
 // Person is whom a request is about, by pseudonymous key only.
 type Person struct {
 	Key personkey.Key
+	// ID is the person's national id, for the population register look-up
+	// when consent is given; zero where no look-up is wanted.
+	ID nin.ID
 }

@@ -111,6 +111,16 @@ type Service struct {
 	Deaths interface {
 		Deceased(ctx context.Context, key personkey.Key) (bool, error)
 	}
+	// Register, if set, is asked whether the person is alive and current
+	// when consent is given (not when an active consent changes level).
+	Register        Register
+	RegisterTimeout time.Duration // 0: RegisterTimeout
+	// Relations, if set, receives the person's current children from the
+	// register look-up once consent is given.
+	Relations Relations
+	// OnRegisterError, if set, is told why the register look-up (or the
+	// import of children) failed, for the log.
+	OnRegisterError func(ctx context.Context, err error)
 }
 
 // Change asks to give consent or change its level.
@@ -188,6 +198,12 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 			return State{}, domain.Errorf(domain.EForbidden, "deceased", "The population register reports this person as deceased.")
 		}
 	}
+	var reg Registered
+	if cur.Status != StatusActive {
+		if reg, err = s.checkRegister(ctx, p); err != nil {
+			return State{}, err
+		}
+	}
 	now := s.Now().UTC()
 	action := ActionGive
 	if cur.Status == StatusActive {
@@ -202,6 +218,7 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 	if err := s.Store.Apply(ctx, p.Key, next, cur.Version, ev, nil); err != nil {
 		return State{}, conflict(err, c.IfMatch != nil)
 	}
+	s.importChildren(ctx, p, reg)
 	return next, nil
 }
 

@@ -98,7 +98,7 @@ func (h *Handler) person(req events.APIGatewayV2HTTPRequest) (consent.Person, er
 	if err != nil {
 		return consent.Person{}, err
 	}
-	return consent.Person{Key: h.Keys.Key(c.ID)}, nil
+	return consent.Person{Key: h.Keys.Key(c.ID), ID: c.ID}, nil
 }
 
 func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

@@ -27,6 +27,7 @@ var statusOf = map[domain.Code]int{
 	domain.EMethodNotAllowed:   http.StatusMethodNotAllowed,
 	domain.EUnsupportedMedia:   http.StatusUnsupportedMediaType,
 	domain.EInternal:           http.StatusInternalServerError,
+	domain.EUnavailable:        http.StatusServiceUnavailable,
 }
 
 // StatusOf returns the HTTP status for a domain error code.

@@ -349,6 +349,8 @@ func TestNamesAreWhatTheHelpersWrite(t *testing.T) {
 	e.Overdue(ctx, 0)
 	e.Batch(ctx, "purge-worker", 1, 0)
 	e.Cold(ctx, "f")
+	e.FeedRun(ctx, 2, 1, 1, 0)
+	e.FeedLag(ctx, 0)
 	e.Decision(ctx, false, "14838500073") // refused: DroppedDataPoints
 	written := map[string]bool{}
 	for _, l := range lines() {
