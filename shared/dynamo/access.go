@@ -29,14 +29,14 @@ const skUsage = "USAGE#"
 
 // AccessRecords reads, in one BatchGetItem (one round trip, retried only for
 // unprocessed keys), the subject's consent, settings and death marker and,
-// when the actor is someone else, the actor's child link to the subject and
-// the subject's power of attorney to the actor.
+// when the actor is someone else, the actor's death marker, child link to
+// the subject and the subject's power of attorney to the actor.
 func (s AccessStore) AccessRecords(ctx context.Context, actor, subject personkey.Key) (access.Records, error) {
 	spk := PersonPK(subject)
 	keys := []map[string]types.AttributeValue{itemKey(spk, skConsent), itemKey(spk, skSettings), itemKey(spk, skDeceased)}
 	if actor != subject {
 		apk := PersonPK(actor)
-		keys = append(keys, itemKey(apk, skChild+string(subject)), itemKey(apk, skGrantReceived+string(subject)))
+		keys = append(keys, itemKey(apk, skDeceased), itemKey(apk, skChild+string(subject)), itemKey(apk, skGrantReceived+string(subject)))
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
@@ -45,6 +45,11 @@ func (s AccessStore) AccessRecords(ctx context.Context, actor, subject personkey
 	r := access.Records{Subject: access.Person{Consent: consent.State{Status: consent.StatusNone}}}
 	for _, it := range items {
 		sk := str(it["sk"])
+		if sk == skDeceased && str(it["pk"]) != spk {
+			status := str(it["status"])
+			r.ActorDeceased = status == deathPending || status == deathPurged
+			continue
+		}
 		switch {
 		case sk == skConsent:
 			var c consentItem
@@ -78,6 +83,9 @@ func (s AccessStore) AccessRecords(ctx context.Context, actor, subject personkey
 			pg := g.grant()
 			r.Grant = &access.Grant{Areas: pg.Areas, ValidFrom: pg.ValidFrom, ValidTo: pg.ValidTo}
 		}
+	}
+	if actor == subject {
+		r.ActorDeceased = r.Subject.Deceased
 	}
 	return r, nil
 }

@@ -24,5 +24,9 @@ func ProfileAPI(env Env) (HTTPHandler, error) {
 		Contacts: persontjenesten.Contacts{Client: reg},
 		Now:      env.Now, NewID: domain.NewID,
 	}
-	return profileapi.New(svc, keys, env.logger()).Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	return env.checkCaller(rules, profileapi.New(svc, keys, env.logger()).Handle), nil
 }

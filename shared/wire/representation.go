@@ -28,11 +28,15 @@ func AccessAPI(env Env) (HTTPHandler, error) {
 		}
 		retention = time.Duration(days) * 24 * time.Hour
 	}
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
 	m := env.Metrics()
-	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, Now: env.Now, NewID: domain.NewID, Retention: retention,
+	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID, Retention: retention,
 		Decided: func(ctx context.Context, d access.Decision) { m.Decision(ctx, d.Allowed, string(d.Rule)) }}
 	h := accessapi.New(accessapi.Handler{Access: dec, Log: env.logger()})
-	return h.Handle, nil
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // RepresentationAPI builds the powers-of-attorney and person-selector function.
@@ -41,9 +45,13 @@ func RepresentationAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &representation.Service{Grants: store.Grants, Children: store.Relations, Records: store.Access, Keys: keys, Now: env.Now, NewID: domain.NewID}
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	svc := &representation.Service{Grants: store.Grants, Children: store.Relations, Records: store.Access, Keys: keys, IDs: rules, Now: env.Now, NewID: domain.NewID}
 	h := representationapi.New(representationapi.Handler{Service: svc, Now: env.Now, Log: env.logger()})
-	return h.Handle, nil
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // AgeTransitions builds the daily job that ends parents' access at 16.

@@ -29,7 +29,11 @@ func SectorSettingsAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	svc := &sectoraccess.Service{Store: stores.Sector, Links: stores.Sector, Deaths: stores.Deaths, Now: env.Now, NewID: domain.NewID}
-	return sectorsettingsapi.New(sectorsettingsapi.Handler{Service: svc, Keys: keys, Log: env.logger()}).Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	return env.checkCaller(rules, sectorsettingsapi.New(sectorsettingsapi.Handler{Service: svc, Keys: keys, IDs: rules, Log: env.logger()}).Handle), nil
 }
 
 // SectorAPI builds the health sector's function (scope sector:read):
@@ -45,5 +49,9 @@ func SectorAPI(env Env) (HTTPHandler, error) {
 		return nil, err
 	}
 	d := &sectoraccess.Decider{Store: store, GPs: gpregister.Fake{}, Keys: keys}
-	return sectorapi.New(sectorapi.Handler{Decider: d, Metrics: env.Metrics(), Log: env.logger()}).Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	return sectorapi.New(sectorapi.Handler{Decider: d, IDs: rules, Metrics: env.Metrics(), Log: env.logger()}).Handle, nil
 }

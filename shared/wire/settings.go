@@ -55,8 +55,12 @@ func SettingsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Keys: keys, ChildRecordAge: age, Log: env.logger()})
-	return h.Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	h := settingsapi.New(settingsapi.Handler{Settings: env.settingsService(store), Keys: keys, IDs: rules, ChildRecordAge: age, Log: env.logger()})
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // FormsAPI builds the operators' paper-form function.
@@ -69,13 +73,17 @@ func FormsAPI(env Env) (HTTPHandler, error) {
 	if err != nil {
 		return nil, err
 	}
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
 	lim, err := env.formLimits()
 	if err != nil {
 		return nil, err
 	}
-	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, Now: env.Now, Limits: lim}
+	in := &forms.Intake{Records: store.Forms, Queue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url}, Keys: keys, IDs: rules, Now: env.Now, Limits: lim}
 	h := formsapi.New(formsapi.Handler{Forms: in, Log: env.logger()})
-	return h.Handle, nil
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // FormsWorker builds the consumer that applies paper forms.
@@ -92,6 +100,6 @@ func FormsWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &forms.Processor{Store: store.Forms, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
+	p := &forms.Processor{Store: store.Forms, Deaths: store.Deaths, Settings: env.settingsService(store), Consents: svc, Now: env.Now, ChildRecordAge: age}
 	return env.Metrics().SQS("forms-worker", (&workers.Forms{Processor: p, Log: env.logger()}).Handle), nil
 }

@@ -152,7 +152,11 @@ func ConsentAPI(env Env) (HTTPHandler, error) {
 	}
 	h := consentapi.New(svc, keys, log)
 	h.Metrics = env.Metrics()
-	return h.Handle, nil
+	rules, err := env.idRules()
+	if err != nil {
+		return nil, err
+	}
+	return env.checkCaller(rules, h.Handle), nil
 }
 
 // NoticeWorker builds the population-register notice consumer.

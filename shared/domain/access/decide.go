@@ -16,6 +16,7 @@ type Rule string
 const (
 	Allowed                    Rule = "allowed"
 	RuleDeceased               Rule = "deceased"
+	RuleActorDeceased          Rule = "actor_deceased"
 	RuleEmergencyBlock         Rule = "emergency_block"
 	RuleNoConsent              Rule = "no_consent"
 	RuleConsentLevelTooLow     Rule = "consent_level_too_low"
@@ -42,6 +43,9 @@ const (
 	RoleSelf     Role = "self"
 	RoleParent   Role = "parent"
 	RoleAttorney Role = "attorney"
+	// RoleFoster: a foster parent, recorded by the register, who is not a
+	// parent for the portal and gets nothing.
+	RoleFoster Role = "foster_parent"
 )
 
 // Ages that change what parents may do.
@@ -85,7 +89,10 @@ type Facts struct {
 	Subject Person // the person whose service it is
 	Link    *Link  // the actor's relation to the subject as a child, if any
 	Grant   *Grant // the subject's power of attorney to the actor, if any
-	Now     time.Time
+	// ActorDeceased: the actor is registered dead. From the death notice on
+	// a person can do nothing, for themself or anyone else.
+	ActorDeceased bool
+	Now           time.Time
 }
 
 // Decision is an answer with the rule that gave it. For a denial through a
@@ -101,6 +108,9 @@ type Decision struct {
 // Decide applies the rules. Ages are computed at f.Now in Europe/Oslo, so a
 // late or missed batch job can never make a decision wrong.
 func Decide(f Facts) Decision {
+	if f.ActorDeceased {
+		return verdict(roleOf(f), RuleActorDeceased)
+	}
 	if f.Self {
 		return verdict(RoleSelf, own(f.Service, f.Subject))
 	}
@@ -119,9 +129,24 @@ func Decide(f Facts) Decision {
 		return d
 	}
 	if f.Link != nil && f.Link.Foster {
-		return verdict(RoleParent, RuleFosterParent)
+		return verdict(RoleFoster, RuleFosterParent)
 	}
 	return verdict("", RuleNoRelation)
+}
+
+// roleOf is the role the actor would act in, as Decide picks it.
+func roleOf(f Facts) Role {
+	switch {
+	case f.Self:
+		return RoleSelf
+	case f.Link != nil && !f.Link.Foster && (f.Grant == nil || clock.Age(f.Subject.Birth, f.Now) < ParentAccessEnds):
+		return RoleParent
+	case f.Grant != nil:
+		return RoleAttorney
+	case f.Link != nil:
+		return RoleFoster
+	}
+	return ""
 }
 
 func verdict(role Role, r Rule) Decision {
@@ -212,3 +237,7 @@ func forAttorney(s Service, grantor Person, g Grant, now time.Time) Decision {
 	}
 	return verdict(RoleAttorney, Allowed)
 }
+
+// MayAct reports whether a person may act at all, for themself or others:
+// a person registered dead has nobody to choose in the person selector.
+func MayAct(actorDeceased bool) bool { return !actorDeceased }

@@ -169,7 +169,7 @@ func TestDecideRelations(t *testing.T) {
 		role    access.Role
 	}{
 		{"no relation at all", kid, nil, nil, access.RuleNoRelation, ""},
-		{"foster parent", kid, &access.Link{Foster: true}, nil, access.RuleFosterParent, access.RoleParent},
+		{"foster parent", kid, &access.Link{Foster: true}, nil, access.RuleFosterParent, access.RoleFoster},
 		{"parent of a 17-year-old", teen, &access.Link{}, nil, access.RuleParentAccessEnded16, access.RoleParent},
 		{"parent of a 17-year-old who gave a power of attorney", teen, &access.Link{}, grant, access.Allowed, access.RoleAttorney},
 		{"foster parent with a power of attorney", teen, &access.Link{Foster: true}, grant, access.Allowed, access.RoleAttorney},
@@ -181,6 +181,42 @@ func TestDecideRelations(t *testing.T) {
 				t.Errorf("got %+v, want %s as %q", got, tt.want, tt.role)
 			}
 		})
+	}
+}
+
+// TestDeadActorDoesNothing: from the death notice on, the actor is denied
+// in every role with a rule of its own, whatever the grant or link says.
+func TestDeadActorDoesNothing(t *testing.T) {
+	now := oslo("2026-11-23 12:00")
+	kid := access.Person{Birth: nin.Date{Year: 2018, Month: 1, Day: 1}}
+	adult := access.Person{Birth: nin.Date{Year: 1960, Month: 1, Day: 1}, Consent: active(consent.Full)}
+	grant := &access.Grant{Areas: access.Areas, ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(time.Hour)}
+	tests := []struct {
+		name    string
+		f       access.Facts
+		role    access.Role
+		aliveOK bool
+	}{
+		{"self", access.Facts{Self: true, Subject: adult}, access.RoleSelf, true},
+		{"parent", access.Facts{Subject: kid, Link: &access.Link{}}, access.RoleParent, true},
+		{"attorney", access.Facts{Subject: adult, Grant: grant}, access.RoleAttorney, true},
+		{"foster parent", access.Facts{Subject: kid, Link: &access.Link{Foster: true}}, access.RoleFoster, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.Service, tt.f.Now = svc(t, "messages"), now
+			if alive := access.Decide(tt.f); alive.Allowed != tt.aliveOK {
+				t.Fatalf("alive: %+v", alive)
+			}
+			tt.f.ActorDeceased = true
+			got := access.Decide(tt.f)
+			if got.Allowed || got.Rule != access.RuleActorDeceased || got.Role != tt.role {
+				t.Errorf("got %+v, want %s as %s", got, access.RuleActorDeceased, tt.role)
+			}
+		})
+	}
+	if access.MayAct(true) || !access.MayAct(false) {
+		t.Error("MayAct: a dead person may act, or a living one may not")
 	}
 }
 

@@ -14,6 +14,9 @@ type Records struct {
 	Link       *Link
 	Grant      *Grant
 	ChildBirth nin.Date
+	// ActorDeceased: the actor's own death marker (the subject's, when the
+	// actor is the subject).
+	ActorDeceased bool
 }
 
 // Usage is one usage-log entry: when, which service (or a login), and in

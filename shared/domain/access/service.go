@@ -35,6 +35,7 @@ type Decider struct {
 	Records   RecordsReader
 	Usage     UsageLog
 	Keys      *personkey.Keyer
+	IDs       nin.Rules // which person ids the stack accepts in a question
 	Now       func() time.Time
 	NewID     func() string
 	Retention time.Duration // 0: DefaultRetention
@@ -69,7 +70,7 @@ func (s *Decider) Decide(ctx context.Context, q Question) (Decision, Service, er
 	if err != nil {
 		return Decision{}, Service{}, err
 	}
-	facts := Facts{Service: svc, Self: actor == subject, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, Now: s.Now()}
+	facts := Facts{Service: svc, Self: actor == subject, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, ActorDeceased: recs.ActorDeceased, Now: s.Now()}
 	if birth != (nin.Date{}) {
 		facts.Subject.Birth = birth
 	}
@@ -93,7 +94,7 @@ func (s *Decider) subject(q Question) (personkey.Key, nin.Date, error) {
 	case q.SubjectID != "" && q.SubjectRef != "":
 		return "", nin.Date{}, domain.Errorf(domain.EInvalid, "ambiguous_subject", "Give subject or subjectRef, not both.")
 	case q.SubjectID != "":
-		p, err := nin.Parse(q.SubjectID)
+		p, err := s.IDs.Parse(q.SubjectID)
 		if err != nil {
 			return "", nin.Date{}, domain.Errorf(domain.EInvalid, "invalid_subject", "subject is not a valid person id.")
 		}

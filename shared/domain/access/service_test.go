@@ -98,7 +98,7 @@ func TestDeciderDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &fakeStore{recs: recs}
 			var reported []access.Decision
-			d := &access.Decider{Records: store, Usage: store, Keys: keys, Now: func() time.Time { return svcNow }, NewID: func() string { return "u1" },
+			d := &access.Decider{Records: store, Usage: store, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: func() time.Time { return svcNow }, NewID: func() string { return "u1" },
 				Decided: func(_ context.Context, d access.Decision) { reported = append(reported, d) }}
 			got, svc, err := d.Decide(context.Background(), tt.q)
 			if tt.wantErr != "" {
@@ -150,7 +150,7 @@ func TestDeciderUsageLog(t *testing.T) {
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	kari := mustID(t, "14838500073")
 	store := &fakeStore{}
-	d := &access.Decider{Records: store, Usage: store, Keys: keys, Now: func() time.Time { return svcNow }, NewID: func() string { return "l1" }, Retention: 24 * time.Hour}
+	d := &access.Decider{Records: store, Usage: store, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: func() time.Time { return svcNow }, NewID: func() string { return "l1" }, Retention: 24 * time.Hour}
 	if err := d.Login(context.Background(), kari); err != nil {
 		t.Fatal(err)
 	}

@@ -86,3 +86,9 @@ func before(a, b nin.Date) bool {
 func isLeap(year int) bool {
 	return year%4 == 0 && (year%100 != 0 || year%400 == 0)
 }
+
+// Today returns a function giving the civil date in Oslo of now(), as the
+// person-id rules (nin.Rules.Today) take it.
+func Today(now func() time.Time) func() nin.Date {
+	return func() nin.Date { return DateOf(now()) }
+}

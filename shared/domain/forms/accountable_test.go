@@ -45,7 +45,7 @@ func TestValidateReceivedDate(t *testing.T) {
 				s.Kind = forms.BlockChild
 				s.Signer = kari
 			}
-			w, err := s.Validate(keys, now, forms.Limits{MaxAgeDays: tt.maxAge})
+			w, err := s.Validate(keys, nin.Rules{AllowSynthetic: true}, now, forms.Limits{MaxAgeDays: tt.maxAge})
 			if got := reason(err); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
@@ -96,7 +96,7 @@ func TestParseOperator(t *testing.T) {
 // applied (it goes to the dead-letter queue).
 func TestDecodeWorkNeedsOperator(t *testing.T) {
 	s := forms.Submission{FormID: "F-1", Kind: forms.BlockAdult, Subject: kari, Signer: kari, ReceivedDate: "2026-11-20"}
-	w, err := s.Validate(keys, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), forms.Limits{})
+	w, err := s.Validate(keys, nin.Rules{AllowSynthetic: true}, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), forms.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,18 +99,18 @@ type Limits struct {
 // its operator: Intake.Submit adds that). The received date must be a real
 // date, not before the subject was born, not in the future and at most
 // lim.MaxAgeDays old. It never echoes a person id in an error.
-func (s Submission) Validate(keys *personkey.Keyer, now time.Time, lim Limits) (Work, error) {
+func (s Submission) Validate(keys *personkey.Keyer, ids nin.Rules, now time.Time, lim Limits) (Work, error) {
 	if !formIDPattern.MatchString(s.FormID) {
 		return Work{}, domain.Errorf(domain.EInvalid, "invalid_form_id", "formId must be 1-64 characters of A-Z a-z 0-9 . _ -.")
 	}
 	if !s.Kind.Valid() {
 		return Work{}, domain.Errorf(domain.EInvalid, "unknown_kind", "kind is not a known form kind.")
 	}
-	subject, err := nin.Parse(s.Subject)
+	subject, err := ids.Parse(s.Subject)
 	if err != nil {
 		return Work{}, domain.Errorf(domain.EInvalid, "invalid_subject", "subject is not a valid person id.")
 	}
-	signer, err := nin.Parse(s.Signer)
+	signer, err := ids.Parse(s.Signer)
 	if err != nil {
 		return Work{}, domain.Errorf(domain.EInvalid, "invalid_signer", "signer is not a valid person id.")
 	}
@@ -186,6 +186,11 @@ type Store interface {
 	IsParent(ctx context.Context, parent, child personkey.Key) (bool, error)
 }
 
+// Deaths says whether a death is registered for a person.
+type Deaths interface {
+	Deceased(ctx context.Context, key personkey.Key) (bool, error)
+}
+
 // Consents is the consent withdrawal a form can ask for.
 type Consents interface {
 	Withdraw(ctx context.Context, p consent.Person, w consent.Withdrawal) (consent.Receipt, error)
@@ -194,6 +199,7 @@ type Consents interface {
 // Processor applies forms.
 type Processor struct {
 	Store          Store
+	Deaths         Deaths
 	Settings       *settings.Service
 	Consents       Consents
 	Now            func() time.Time
@@ -256,6 +262,9 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 	} else if age < settings.ChildAge {
 		return "subject_under_16_use_child_form", nil
 	}
+	if reason, err := p.alive(ctx, w); reason != "" || err != nil {
+		return reason, err
+	}
 	key := w.SubjectKey
 	switch w.Kind {
 	case BlockAdult, BlockChild:
@@ -274,4 +283,22 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 		}
 	}
 	return "", err
+}
+
+// alive rejects a form for, or signed by, a person registered dead: from
+// the death notice on nothing changes for them or by them.
+func (p *Processor) alive(ctx context.Context, w Work) (string, error) {
+	for _, c := range []struct {
+		key    personkey.Key
+		reason string
+	}{{w.SubjectKey, "subject_deceased"}, {w.SignerKey, "signer_deceased"}} {
+		dead, err := p.Deaths.Deceased(ctx, c.key)
+		if err != nil {
+			return "", err
+		}
+		if dead {
+			return c.reason, nil
+		}
+	}
+	return "", nil
 }

@@ -9,6 +9,7 @@ import (
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/consent"
 	"privacycore/shared/domain/forms"
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/settings"
 )
@@ -58,7 +59,7 @@ func TestSubmissionValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := tt.s.Validate(keys, now, forms.Limits{})
+			w, err := tt.s.Validate(keys, nin.Rules{AllowSynthetic: true}, now, forms.Limits{})
 			if got := reason(err); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
@@ -124,7 +125,7 @@ func (f *fakeRecords) Send(_ context.Context, body string) error {
 func TestIntakeSubmit(t *testing.T) {
 	s := forms.Submission{FormID: "F-1", Kind: forms.BlockAdult, Subject: adult, Signer: adult, ReceivedDate: "2026-11-29"}
 	f := &fakeRecords{recs: map[string]forms.Record{}}
-	in := &forms.Intake{Records: f, Queue: f, Keys: keys, Now: func() time.Time { return now }}
+	in := &forms.Intake{Records: f, Queue: f, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: func() time.Time { return now }}
 	ctx := context.Background()
 
 	rec, created, err := in.Submit(ctx, "operator-17", s)
@@ -182,7 +183,7 @@ func TestIntakeSubmit(t *testing.T) {
 
 func TestIntakeStatus(t *testing.T) {
 	f := &fakeRecords{recs: map[string]forms.Record{"F-1": {FormID: "F-1", Status: forms.Received}}}
-	in := &forms.Intake{Records: f, Queue: f, Keys: keys, Now: func() time.Time { return now }}
+	in := &forms.Intake{Records: f, Queue: f, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: func() time.Time { return now }}
 	for _, tt := range []struct{ id, want string }{{"F-1", ""}, {"F-2", "form_not_found: No form with this id."}, {"../x", "form_not_found: No form with this id."}} {
 		if _, err := in.Status(context.Background(), tt.id); reason(err) != tt.want {
 			t.Errorf("Status(%q): %v, want %q", tt.id, err, tt.want)
@@ -239,7 +240,7 @@ func TestProcessorApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := forms.Submission{FormID: "F-1", Kind: tt.kind, Subject: tt.subject, Signer: tt.signer, ReceivedDate: "2026-11-29"}.Validate(keys, now, forms.Limits{})
+			w, err := forms.Submission{FormID: "F-1", Kind: tt.kind, Subject: tt.subject, Signer: tt.signer, ReceivedDate: "2026-11-29"}.Validate(keys, nin.Rules{AllowSynthetic: true}, now, forms.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,7 +248,7 @@ func TestProcessorApply(t *testing.T) {
 			store := &fakeRecords{recs: map[string]forms.Record{"F-1": {FormID: "F-1", Status: forms.Received}}, parent: tt.isParent}
 			st := &fakeSettings{}
 			cs := &fakeConsents{err: tt.consentErr}
-			p := &forms.Processor{Store: store, Settings: &settings.Service{Store: st, Now: func() time.Time { return now }, NewID: func() string { return "c" }},
+			p := &forms.Processor{Store: store, Deaths: noDeaths{}, Settings: &settings.Service{Store: st, Now: func() time.Time { return now }, NewID: func() string { return "c" }},
 				Consents: cs, Now: func() time.Time { return now }}
 			status, why, err := p.Apply(context.Background(), w)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
 
@@ -28,6 +29,7 @@ type Intake struct {
 	Records Records
 	Queue   Queue
 	Keys    *personkey.Keyer
+	IDs     nin.Rules // which person ids the stack accepts in a form
 	Now     func() time.Time
 	// Limits bound a form's received date (FORM_MAX_AGE_DAYS).
 	Limits Limits
@@ -44,7 +46,7 @@ func (in *Intake) Submit(ctx context.Context, op Operator, s Submission) (rec Re
 		return Record{}, false, err
 	}
 	now := in.Now().UTC()
-	work, err := s.Validate(in.Keys, now, in.Limits)
+	work, err := s.Validate(in.Keys, in.IDs, now, in.Limits)
 	if err != nil {
 		return Record{}, false, err
 	}

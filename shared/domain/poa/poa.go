@@ -113,3 +113,15 @@ func Normalize(areas []access.Area) []access.Area {
 	slices.Sort(out)
 	return out
 }
+
+// CheckAlive refuses a power of attorney to or from a person registered
+// dead: a death ends every grant given and received, and none can start.
+func CheckAlive(grantorDeceased, granteeDeceased bool) error {
+	switch {
+	case grantorDeceased:
+		return domain.Errorf(domain.EForbidden, "deceased", "The population register reports you as deceased.")
+	case granteeDeceased:
+		return domain.Errorf(domain.EForbidden, "grantee_deceased", "The population register reports the person you name as deceased.")
+	}
+	return nil
+}

@@ -44,6 +44,7 @@ type Service struct {
 	Children Children
 	Records  access.RecordsReader
 	Keys     *personkey.Keyer
+	IDs      nin.Rules // which person ids the stack accepts in a request
 	Now      func() time.Time
 	NewID    func() string
 }
@@ -59,7 +60,7 @@ type GrantRequest struct {
 
 // Grant gives a power of attorney from the caller to the grantee.
 func (s *Service) Grant(ctx context.Context, r GrantRequest) (poa.Grant, error) {
-	grantee, err := nin.Parse(r.Grantee)
+	grantee, err := s.IDs.Parse(r.Grantee)
 	if err != nil {
 		return poa.Grant{}, domain.Errorf(domain.EInvalid, "invalid_grantee", "grantee is not a valid person id.")
 	}
@@ -76,8 +77,16 @@ func (s *Service) Grant(ctx context.Context, r GrantRequest) (poa.Grant, error) 
 	if err := s.open(ctx, grantor); err != nil {
 		return poa.Grant{}, err
 	}
+	granteeKey := s.Keys.Key(grantee)
+	parties, err := s.Records.AccessRecords(ctx, grantor, granteeKey)
+	if err != nil {
+		return poa.Grant{}, err
+	}
+	if err := poa.CheckAlive(parties.ActorDeceased, parties.Subject.Deceased); err != nil {
+		return poa.Grant{}, err
+	}
 	g := poa.Grant{
-		ID: s.NewID(), Grantor: grantor, Grantee: s.Keys.Key(grantee), Areas: poa.Normalize(r.Areas),
+		ID: s.NewID(), Grantor: grantor, Grantee: granteeKey, Areas: poa.Normalize(r.Areas),
 		ValidFrom: from, ValidTo: req.ValidTo, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	if err := s.Grants.CreateGrant(ctx, g); errors.Is(err, poa.ErrGrantExists) {
@@ -207,6 +216,9 @@ func (s *Service) People(ctx context.Context, caller nin.ID) ([]Person, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !access.MayAct(recs.ActorDeceased) {
+		return []Person{}, nil
+	}
 	people := []Person{person(recs, me, me, RelationSelf, caller.BirthDate(), now)}
 	children, err := s.Children.Children(ctx, me)
 	if err != nil {
@@ -250,7 +262,7 @@ func (s *Service) records(ctx context.Context, me, subject personkey.Key) (acces
 // person decides every catalogue service for one subject from their
 // records (birth, when known, overrides the stored one).
 func person(recs access.Records, me, subject personkey.Key, relation string, birth nin.Date, now time.Time) Person {
-	f := access.Facts{Self: subject == me, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, Now: now}
+	f := access.Facts{Self: subject == me, Subject: recs.Subject, Link: recs.Link, Grant: recs.Grant, ActorDeceased: recs.ActorDeceased, Now: now}
 	if birth != (nin.Date{}) {
 		f.Subject.Birth = birth
 	}

@@ -105,7 +105,7 @@ func (f *fakes) AccessRecords(_ context.Context, actor, subject personkey.Key) (
 
 func service(f *fakes) *representation.Service {
 	n := 0
-	return &representation.Service{Grants: f, Children: f, Records: f, Keys: keys, Now: func() time.Time { return now },
+	return &representation.Service{Grants: f, Children: f, Records: f, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: func() time.Time { return now },
 		NewID: func() string {
 			n++
 			return []string{"", "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"}[n]

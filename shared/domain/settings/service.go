@@ -71,8 +71,10 @@ func (s *Service) Get(ctx context.Context, key personkey.Key) (State, error) {
 }
 
 // ChildOf returns ErrNotChild unless parent has parental responsibility
-// for child and child is under maxAge now. Without Records it is an
-// internal error: nobody can be shown to be a child.
+// for child and child is under maxAge now, and refuses a parent or child
+// registered dead (CheckAlive): the parent's death first, the child's only
+// once the relation is known, so a stranger learns nothing. Without Records
+// it is an internal error: nobody can be shown to be a child.
 func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxAge int) error {
 	if s.Records == nil {
 		return errors.New("settings: ChildOf needs Records")
@@ -81,10 +83,22 @@ func (s *Service) ChildOf(ctx context.Context, parent, child personkey.Key, maxA
 	if err != nil {
 		return err
 	}
+	if err := CheckAlive(recs.ActorDeceased, false); err != nil {
+		return err
+	}
 	if !recs.ParentOfChildUnder(maxAge, s.Now()) {
 		return ErrNotChild()
 	}
-	return nil
+	return CheckAlive(false, recs.Subject.Deceased)
+}
+
+// Alive refuses a person registered dead their own settings (CheckAlive).
+func (s *Service) Alive(ctx context.Context, key personkey.Key) error {
+	recs, err := s.Records.AccessRecords(ctx, key, key)
+	if err != nil {
+		return err
+	}
+	return CheckAlive(recs.ActorDeceased, recs.Subject.Deceased)
 }
 
 // SetEmergencyBlockInPortal is SetEmergencyBlock asked for in the portal by

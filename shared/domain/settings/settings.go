@@ -93,3 +93,15 @@ func (s State) RestorableUntil() time.Time {
 func ErrNotChild() error {
 	return domain.Errorf(domain.EForbidden, "not_your_child", "You can change settings only for your own children under the age limit.")
 }
+
+// CheckAlive refuses a change by or for a person registered dead: from the
+// death notice on, nobody changes their settings and they change nobody's.
+func CheckAlive(actorDeceased, subjectDeceased bool) error {
+	switch {
+	case actorDeceased:
+		return domain.Errorf(domain.EForbidden, "deceased", "The population register reports you as deceased.")
+	case subjectDeceased:
+		return domain.Errorf(domain.EForbidden, "person_deceased", "The population register reports this person as deceased.")
+	}
+	return nil
+}

@@ -75,7 +75,7 @@ func decisionFixture(tb testing.TB) (*accessapi.Handler, *roundTrips) {
 	if err := store.Grants.CreateGrant(context.Background(), g); err != nil {
 		tb.Fatal(err)
 	}
-	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, Now: time.Now, NewID: domain.NewID}
+	dec := &access.Decider{Records: store.Access, Usage: store.Usage, Keys: keys, IDs: nin.Rules{AllowSynthetic: true}, Now: time.Now, NewID: domain.NewID}
 	h := accessapi.New(accessapi.Handler{Access: dec, Log: obs.NewLogger(io.Discard, nil)})
 	return h, rt
 }
@@ -114,6 +114,26 @@ func TestRoundTripsPerDecision(t *testing.T) {
 				t.Errorf("round trips: got %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDeadActorOneRoundTrip: the actor's death marker is read in the same
+// batch as everything else, so denying a dead attorney costs no extra call.
+func TestDeadActorOneRoundTrip(t *testing.T) {
+	h, rt := decisionFixture(t)
+	keys, _ := personkey.New([]byte(personkey.DevSecret))
+	ola, _ := nin.Parse("01879000099")
+	table := h.Access.Records.(dynamo.AccessStore).Table
+	if _, err := (dynamo.DeathStore{Table: table}).RecordDeath(context.Background(), keys.Key(ola), "frg-rt-1", time.Now(), time.Now().Add(30*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rt.n.Store(0)
+	d := decide(t, h, "01879000099", `{"service":"medicines","subject":"14838500073"}`)
+	if d["rule"] != "actor_deceased" || d["role"] != "attorney" {
+		t.Errorf("dead attorney: %v", d)
+	}
+	if got := rt.n.Load(); got != 1 {
+		t.Errorf("round trips: got %d, want 1", got)
 	}
 }
 

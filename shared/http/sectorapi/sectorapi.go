@@ -32,6 +32,7 @@ const FHIRJSON = "application/fhir+json"
 // Handler serves the sector routes.
 type Handler struct {
 	Decider *sectoraccess.Decider
+	IDs     nin.Rules // which person ids the stack accepts in bodies
 	Metrics *metrics.Emitter
 	Log     *slog.Logger
 	*httpapi.Router
@@ -47,11 +48,11 @@ func New(h Handler) *Handler {
 	return out
 }
 
-func person(s string) (nin.ID, error) {
+func (h *Handler) person(s string) (nin.ID, error) {
 	if s == "" {
 		return nin.ID{}, domain.Errorf(domain.EInvalid, "missing_field", "The field %q is required.", "person")
 	}
-	id, err := nin.Parse(s)
+	id, err := h.IDs.Parse(s)
 	if err != nil {
 		return nin.ID{}, domain.Errorf(domain.EInvalid, "invalid_person", "person is not a valid person id.")
 	}
@@ -73,7 +74,7 @@ func (h *Handler) decide(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err := httpapi.DecodeJSON(req, &b); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	id, err := person(b.Person)
+	id, err := h.person(b.Person)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -104,7 +105,7 @@ func (h *Handler) consents(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err := httpapi.DecodeJSON(req, &b); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	id, err := person(b.Person)
+	id, err := h.person(b.Person)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}

@@ -36,6 +36,7 @@ const (
 type Handler struct {
 	Service *sectoraccess.Service
 	Keys    *personkey.Keyer
+	IDs     nin.Rules // which person ids the stack accepts in bodies
 	Log     *slog.Logger
 	*httpapi.Router
 }
@@ -133,7 +134,7 @@ func (h *Handler) subject(ctx context.Context, req events.APIGatewayV2HTTPReques
 	case childID != "" && childRef != "":
 		return "", "", domain.Errorf(domain.EInvalid, "ambiguous_child", "Give child or childRef, not both.")
 	case childID != "":
-		id, err := nin.Parse(childID)
+		id, err := h.IDs.Parse(childID)
 		if err != nil {
 			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "child is not a valid person id.")
 		}

@@ -31,6 +31,7 @@ const (
 type Handler struct {
 	Settings *settings.Service
 	Keys     *personkey.Keyer
+	IDs      nin.Rules // which person ids the stack accepts in bodies
 	// ChildRecordAge is the age under which a parent may change a child's
 	// patient-record access (default 16).
 	ChildRecordAge int
@@ -93,7 +94,7 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	case childID != "" && childRef != "":
 		return "", "", domain.Errorf(domain.EInvalid, "ambiguous_child", "Give child or childRef, not both.")
 	case childID != "":
-		id, err := nin.Parse(childID)
+		id, err := h.IDs.Parse(childID)
 		if err != nil {
 			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "child is not a valid person id.")
 		}
@@ -105,7 +106,7 @@ func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		child = k
 	default:
-		return me, settings.BySelf, nil
+		return me, settings.BySelf, h.Settings.Alive(ctx, me)
 	}
 	if err := h.Settings.ChildOf(ctx, me, child, maxAge); err != nil {
 		return "", "", err
