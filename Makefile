@@ -121,10 +121,23 @@ lint-openapi:
 	@$(NEED) npx
 	npx -y @redocly/cli@latest lint --extends recommended infra/openapi.yaml
 
-## bench: Go benchmarks against the emulator, and the Lambda binary size
+## bench: Go benchmarks against the emulator (100,000-item runs last), the Lambda binary size, and a summary
+# Every benchmark that has a headline figure prints it once as a line name=value;
+# the summary at the end repeats those lines (the last value of each name), so
+# runs can be compared line by line. The 100k runs (benchmarks named *100k*) take
+# minutes on the emulator and are never part of `make test`.
+BENCH_OUT ?= $(BIN)/bench.out
+BENCH_SHELL := bash -o pipefail -c
+# The summary's first lines, in this order (issue 14); other name=value lines follow.
+BENCH_ORDER := withdraw_10k_ratio_vs_floor withdraw_100k_api_ms withdraw_100k_done_s move_100k_dlq death_notice_calls decision_calls_self decision_calls_attorney erase_peak_heap_mb_100k
 bench: size
-	$(GO) test -run='^$$' -bench=. -count=1 ./shared/domain/access
-	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=1 $$($(GO) list ./shared/... | grep -v '/shared/domain/access$$')
+	@mkdir -p $(BIN) && : > $(BENCH_OUT)
+	@$(BENCH_SHELL) '$(GO) test -run="^$$" -bench=. -count=1 ./shared/domain/access | tee -a $(BENCH_OUT)'
+	@$(BENCH_SHELL) '$(GO) test -run="^$$" -bench=. -skip=100k -benchtime=3x -count=1 $$($(GO) list ./shared/... | grep -v "/shared/domain/access$$") | tee -a $(BENCH_OUT)'
+	@$(BENCH_SHELL) '$(GO) test -run="^$$" -bench=100k -benchtime=1x -count=1 -timeout=90m ./shared/... | tee -a $(BENCH_OUT)'
+	@echo "--- summary"
+	@grep -E '^[a-z0-9_]+=[^ ]+$$' $(BENCH_OUT) | awk -F= -v order="$(BENCH_ORDER)" \
+		'!($$1 in v){k[++n]=$$1} {v[$$1]=$$2} END{m=split(order,o," "); for(i=1;i<=m;i++) if(o[i] in v){print o[i] "=" v[o[i]]; done[o[i]]=1}; for(i=1;i<=n;i++) if(!(k[i] in done)) print k[i] "=" v[k[i]]}'
 
 ## size: build the functions for Lambda (linux/arm64) and print their sizes
 size:

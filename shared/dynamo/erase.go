@@ -309,15 +309,20 @@ func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasab
 // each retried on unprocessed items and throttling with exponential
 // backoff, as DynamoDB asks.
 func (s *Table) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	reqs := make([]types.WriteRequest, 0, len(keys))
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+	}
+	return s.writeAll(ctx, reqs)
+}
+
+// writeAll sends write requests in batches of 25, Parallel in flight.
+func (s *Table) writeAll(ctx context.Context, reqs []types.WriteRequest) error {
 	var batches [][]types.WriteRequest
-	for len(keys) > 0 {
-		n := min(batchSize, len(keys))
-		reqs := make([]types.WriteRequest, 0, n)
-		for _, k := range keys[:n] {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
-		}
-		batches = append(batches, reqs)
-		keys = keys[n:]
+	for len(reqs) > 0 {
+		n := min(batchSize, len(reqs))
+		batches = append(batches, reqs[:n:n])
+		reqs = reqs[n:]
 	}
 	par := s.Parallel
 	if par <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -12,21 +13,31 @@ import (
 	"privacycore/shared/domain/personkey"
 )
 
-// movePage is how many items one round of a move reads.
-const movePage = 25
+// movePage is how many items one round of a move reads (the keys of a
+// round's plain items are checked against the new key 100 at a time).
+const movePage = 1000
 
 // MovePerson implements notices.Mover: when the register changes a person's
 // id (a D-number becomes a fødselsnummer), everything under the old key
-// moves to the new one. Each item moves in its own transaction (put under
-// the new key, delete the old, rewrite its twin in the other person's
-// partition, repoint a deletion job), so the move is resumable at any point
-// and repeatable: a second run finds nothing left to move. If the new key
-// already holds an item with the same sort key (the person used the new id
-// before the notice came), the newer item is kept and the old one dropped.
-func (s Mover) MovePerson(ctx context.Context, from, to personkey.Key) (int, error) {
-	fromPK := PersonPK(from)
+// moves to the new one, a page (movePage items) at a time, until the time until (zero: no
+// limit). Plain items (no twin, no deletion job) whose sort key is free
+// under the new key are copied with BatchWriteItem and then deleted under
+// the old key with BatchWriteItem (a crash in between leaves a copy under
+// both keys; the next run finds the new one and drops the old). Every other
+// item moves in its own transaction (put under the new key, delete the
+// old, rewrite its twin in the other person's partition, repoint a deletion
+// job). So the move is resumable at any point and repeatable: a second run
+// finds nothing left to move. If the new key already holds an item with the
+// same sort key (the person used the new id before the notice came), the
+// newer item is kept and the old one dropped.
+func (s Mover) MovePerson(ctx context.Context, from, to personkey.Key, until time.Time) (int, bool, error) {
+	fromPK, toPK := PersonPK(from), PersonPK(to)
 	moved := 0
-	for {
+	for page := 0; ; page++ {
+		// At least one page a call, so every slice makes progress.
+		if page > 0 && !until.IsZero() && !s.Now().Before(until) {
+			return moved, false, nil
+		}
 		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 &s.Name,
 			KeyConditionExpression:    aws.String("pk = :pk"),
@@ -35,18 +46,82 @@ func (s Mover) MovePerson(ctx context.Context, from, to personkey.Key) (int, err
 			Limit:                     aws.Int32(movePage),
 		})
 		if err != nil {
-			return moved, fmt.Errorf("query items to move: %w", err)
+			return moved, false, fmt.Errorf("query items to move: %w", err)
 		}
 		if len(out.Items) == 0 {
-			return moved, nil
+			return moved, true, nil
 		}
+		var plain, single []map[string]types.AttributeValue
 		for _, it := range out.Items {
+			sk := str(it["sk"])
+			if str(it["mirrorPk"]) != "" || sk == skDeceased || sk == skSettings {
+				single = append(single, it)
+			} else {
+				plain = append(plain, it)
+			}
+		}
+		taken, err := s.existing(ctx, toPK, plain)
+		if err != nil {
+			return moved, false, err
+		}
+		var puts []types.WriteRequest
+		var olds []map[string]types.AttributeValue
+		for _, it := range plain {
+			if taken[str(it["sk"])] {
+				single = append(single, it) // the rules for a taken key are in moveItem
+				continue
+			}
+			m := rekey(it, from, to)
+			m["pk"], m["sk"] = &types.AttributeValueMemberS{Value: toPK}, it["sk"]
+			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: m}})
+			olds = append(olds, itemKey(fromPK, str(it["sk"])))
+		}
+		if err := s.writeAll(ctx, puts); err != nil {
+			return moved, false, fmt.Errorf("copy items: %w", err)
+		}
+		if err := s.deleteKeys(ctx, olds); err != nil {
+			return moved, false, fmt.Errorf("delete moved items: %w", err)
+		}
+		moved += len(puts)
+		for _, it := range single {
 			if err := s.moveItem(ctx, it, from, to); err != nil {
-				return moved, err
+				return moved, false, err
 			}
 			moved++
 		}
 	}
+}
+
+// existing returns which of items' sort keys the partition pk already holds
+// (BatchGetItem, keys only, 100 a call).
+func (s Mover) existing(ctx context.Context, pk string, items []map[string]types.AttributeValue) (map[string]bool, error) {
+	taken := map[string]bool{}
+	if len(items) == 0 {
+		return taken, nil
+	}
+	for len(items) > 0 {
+		n := min(100, len(items)) // BatchGetItem's limit
+		keys := make([]map[string]types.AttributeValue, 0, n)
+		for _, it := range items[:n] {
+			keys = append(keys, itemKey(pk, str(it["sk"])))
+		}
+		items = items[n:]
+		req := map[string]types.KeysAndAttributes{s.Name: {Keys: keys, ProjectionExpression: aws.String("sk"), ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt == maxBatchAttempts {
+				return nil, fmt.Errorf("read target keys: still unprocessed after %d attempts", attempt)
+			}
+			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("read target keys: %w", err)
+			}
+			for _, it := range out.Responses[s.Name] {
+				taken[str(it["sk"])] = true
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	return taken, nil
 }
 
 func (s Mover) moveItem(ctx context.Context, it map[string]types.AttributeValue, from, to personkey.Key) error {

@@ -166,10 +166,15 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
+	url, err := env.require("NOTICES_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
 	p := &notices.Processor{
 		Keys: keys, Ledger: store.Ledger, Deaths: store.Deaths, Consents: env.consentService(store), Grants: store.Grants,
 		Relations: store.Relations, Mover: store.Mover,
-		Now: env.Now, Log: log,
+		Requeue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url},
+		Now:     env.Now, Log: log,
 	}
 	m := env.Metrics()
 	return m.SQS("notice-worker", (&workers.Notices{Processor: p, Log: log, Now: env.Now, Metrics: m}).Handle), nil

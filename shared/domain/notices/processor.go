@@ -32,6 +32,7 @@ const (
 	OutcomeFosterEnded           Outcome = "foster_care_ended"
 	OutcomeIgnoredDeceased       Outcome = "ignored_person_deceased"
 	OutcomePersonMoved           Outcome = "person_id_changed"
+	OutcomePersonMoveContinues   Outcome = "person_id_change_continues"
 	OutcomeDeathAlreadyDifferent Outcome = "ignored_other_death_registered"
 )
 
@@ -78,8 +79,23 @@ type Relations interface {
 
 // Mover moves everything stored under one person key to another.
 type Mover interface {
-	MovePerson(ctx context.Context, from, to personkey.Key) (int, error)
+	// MovePerson moves items until the time until (zero: no limit); done
+	// is false when it stopped with items left to move. Calling it again
+	// goes on where it stopped (the items still under from are what is left).
+	MovePerson(ctx context.Context, from, to personkey.Key, until time.Time) (moved int, done bool, err error)
 }
+
+// Requeuer sends a notice to the notice queue again: the continuation of a
+// person-id move too large for one invocation. The notice is recorded in
+// the ledger only when the move is done, so the copy applies again and
+// moves on from what is left.
+type Requeuer interface {
+	Requeue(ctx context.Context, body []byte) error
+}
+
+// DefaultMoveSlice is how long one invocation moves items before it
+// requeues the notice (the notice worker's timeout is 29 s).
+const DefaultMoveSlice = 15 * time.Second
 
 // Processor applies register notices exactly once.
 type Processor struct {
@@ -90,6 +106,10 @@ type Processor struct {
 	Grants    Grants
 	Relations Relations
 	Mover     Mover
+	// Requeue, if set, takes the continuation of a move that did not finish
+	// within MoveSlice (0: DefaultMoveSlice); without it a move runs to the end.
+	Requeue   Requeuer
+	MoveSlice time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -118,8 +138,15 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
 		o, err = p.parental(ctx, n)
 	case PersonIDChanged:
-		_, err = p.Mover.MovePerson(ctx, p.Keys.Key(n.Previous), p.Keys.Key(n.Current))
-		o = OutcomePersonMoved
+		moved, done, merr := p.Mover.MovePerson(ctx, p.Keys.Key(n.Previous), p.Keys.Key(n.Current), p.moveUntil(ctx))
+		err, o = merr, OutcomePersonMoved
+		if err == nil && !done {
+			if err := p.Requeue.Requeue(ctx, body); err != nil {
+				return "", fmt.Errorf("requeue the rest of the move: %w", err)
+			}
+			p.Log.InfoContext(ctx, "person id change continues in a requeued copy", "noticeId", n.ID, "movedThisSlice", moved)
+			return OutcomePersonMoveContinues, nil // recorded when the move is done
+		}
 	default:
 		err = fmt.Errorf("%w: type %q", ErrUnsupported, n.Type) // unreachable: Parse checked
 	}
@@ -130,6 +157,24 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		return "", fmt.Errorf("record notice: %w", err)
 	}
 	return o, nil
+}
+
+// moveUntil bounds one invocation's share of a move: MoveSlice, and never
+// closer than a margin to the invocation's deadline.
+func (p *Processor) moveUntil(ctx context.Context) time.Time {
+	if p.Requeue == nil {
+		return time.Time{}
+	}
+	d := p.MoveSlice
+	if d <= 0 {
+		d = DefaultMoveSlice
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - 5*time.Second; left < d {
+			d = max(left, time.Second)
+		}
+	}
+	return p.Now().Add(d)
 }
 
 // death withdraws consent (channel: register) and deletes every power of

@@ -3,6 +3,7 @@ package accessapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
@@ -149,6 +150,7 @@ func BenchmarkDecision(b *testing.B) {
 				decide(b, h, c.pid, c.body)
 			}
 			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "round-trips/op")
+			fmt.Printf("decision_calls_%s=%d\n", c.name, (rt.n.Load()+int64(b.N)-1)/int64(b.N))
 		})
 	}
 }

@@ -106,3 +106,10 @@ func (s Single) Send(ctx context.Context, body string) error {
 	}
 	return nil
 }
+
+// Requeue implements notices.Requeuer: the notice goes to the back of its
+// queue again, as a new message (a continuation, not a retry: its receive
+// count starts at zero).
+func (s Single) Requeue(ctx context.Context, body []byte) error {
+	return s.Send(ctx, string(body))
+}
