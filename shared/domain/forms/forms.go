@@ -247,6 +247,21 @@ func (p *Processor) apply(ctx context.Context, w Work) (string, error) {
 			limit = settings.DefaultChildPatientRecordAge
 		}
 	}
+	// "A parent of a child under the limit" here is not
+	// access.Records.ParentOfChildUnder, for three reasons:
+	//   - a form is rejected with one of two reasons, child_not_under_N or
+	//     signer_lacks_parental_responsibility, and that rule answers both
+	//     questions with one yes or no;
+	//   - the age comes from the subject id on the form (w.SubjectBirth,
+	//     validated at intake). ParentOfChildUnder takes it from the
+	//     relation item's childBirthDate, which is missing when there is no
+	//     relation, and then the age reason could not be given;
+	//   - the relation is read by Store.IsParent, one item: the signer's
+	//     CHILD# item, of kind parent and not ended. That is the same fact as
+	//     Records.Link != nil && !Link.Foster, without the rest of a
+	//     decision's records.
+	// The limits are the shared ones: settings.ChildAge, and ChildRecordAge
+	// for the patient record, as in the portal.
 	if w.Kind.ForChild() {
 		if age >= limit {
 			return fmt.Sprintf("child_not_under_%d", limit), nil

@@ -38,6 +38,7 @@ type Handler struct {
 	Log            *slog.Logger
 	// Router serves the routes; its Handle is the Lambda entry point.
 	*httpapi.Router
+	portal *settings.PortalService
 }
 
 // New returns a handler with its routes registered.
@@ -46,6 +47,7 @@ func New(h Handler) *Handler {
 		h.ChildRecordAge = settings.DefaultChildPatientRecordAge
 	}
 	out := &h
+	out.portal = &settings.PortalService{Service: h.Settings, Keys: h.Keys, IDs: h.IDs, ChildRecordAge: h.ChildRecordAge}
 	out.Router = httpapi.NewRouter(h.Log, httpapi.Routes{
 		RouteGet:       out.get,
 		RouteBlock:     out.block,
@@ -80,46 +82,21 @@ func body(st settings.State) stateBody {
 	return b
 }
 
-// target resolves whose settings a request changes: the caller's, or a
-// child's (by id in the body or by the person selector's reference) when the
-// caller has parental responsibility and the child is under maxAge.
-func (h *Handler) target(ctx context.Context, req events.APIGatewayV2HTTPRequest, childID, childRef string, maxAge int) (personkey.Key, settings.By, error) {
+// request is who asks, from the token, and the child named, if any.
+func request(req events.APIGatewayV2HTTPRequest, child, childRef string) (settings.Request, error) {
 	caller, err := httpapi.CallerFrom(req)
 	if err != nil {
-		return "", "", err
+		return settings.Request{}, err
 	}
-	me := h.Keys.Key(caller.ID)
-	var child personkey.Key
-	switch {
-	case childID != "" && childRef != "":
-		return "", "", domain.Errorf(domain.EInvalid, "ambiguous_child", "Give child or childRef, not both.")
-	case childID != "":
-		id, err := h.IDs.Parse(childID)
-		if err != nil {
-			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "child is not a valid person id.")
-		}
-		child = h.Keys.Key(id)
-	case childRef != "":
-		k, ok := personkey.ParseRef(childRef)
-		if !ok {
-			return "", "", domain.Errorf(domain.EInvalid, "invalid_child", "childRef is not a valid reference.")
-		}
-		child = k
-	default:
-		return me, settings.BySelf, h.Settings.Alive(ctx, me)
-	}
-	if err := h.Settings.ChildOf(ctx, me, child, maxAge); err != nil {
-		return "", "", err
-	}
-	return child, settings.ByParent, nil
+	return settings.Request{Caller: caller.ID, Child: child, ChildRef: childRef}, nil
 }
 
 func (h *Handler) get(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	key, _, err := h.target(ctx, req, "", req.QueryStringParameters["childRef"], settings.ChildAge)
+	r, err := request(req, "", req.QueryStringParameters["childRef"])
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	st, err := h.Settings.Get(ctx, key)
+	st, err := h.portal.Get(ctx, r)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
@@ -159,72 +136,34 @@ func (h *Handler) done(ctx context.Context, st settings.State, err error, what s
 	return httpapi.JSON(http.StatusOK, body(st))
 }
 
+// set decodes the body's field and the child it names, then makes the
+// one portal call.
+func (h *Handler) set(ctx context.Context, req events.APIGatewayV2HTTPRequest, field string, what settings.Setting,
+	call func(context.Context, settings.Request, bool) (settings.State, error)) (events.APIGatewayV2HTTPResponse, error) {
+	t, v, err := decode(req, field)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	r, err := request(req, t.Child, t.ChildRef)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	st, err := call(ctx, r, v)
+	return h.done(ctx, st, err, string(what))
+}
+
 func (h *Handler) block(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	t, blocked, err := decode(req, "blocked")
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	key, by, err := h.target(ctx, req, t.Child, t.ChildRef, settings.ChildAge)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	caller, err := httpapi.CallerFrom(req)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	st, err := h.Settings.SetEmergencyBlockInPortal(ctx, key, blocked, by, caller.ID)
-	return h.done(ctx, st, err, string(settings.EmergencyBlock))
+	return h.set(ctx, req, "blocked", settings.EmergencyBlock, h.portal.SetEmergencyBlock)
 }
 
 func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	t, enabled, err := decode(req, "enabled")
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	key, by, err := h.target(ctx, req, t.Child, t.ChildRef, h.ChildRecordAge)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	st, err := h.Settings.SetPatientRecordAccess(ctx, key, enabled, settings.Who{By: by, Channel: settings.Portal})
-	return h.done(ctx, st, err, string(settings.PatientRecordAccess))
-}
-
-func (h *Handler) self(ctx context.Context, req events.APIGatewayV2HTTPRequest, t toggle) (personkey.Key, error) {
-	if t.Child != "" || t.ChildRef != "" {
-		return "", domain.Errorf(domain.EForbidden, "self_only", "This setting can only be changed by the person themself.")
-	}
-	key, _, err := h.target(ctx, req, "", "", 0)
-	return key, err
+	return h.set(ctx, req, "enabled", settings.PatientRecordAccess, h.portal.SetPatientRecordAccess)
 }
 
 func (h *Handler) scrAccess(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	t, enabled, err := decode(req, "enabled")
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	key, err := h.self(ctx, req, t)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	st, err := h.Settings.SetSCRAccess(ctx, key, enabled, settings.Who{By: settings.BySelf, Channel: settings.Portal})
-	return h.done(ctx, st, err, string(settings.SCRAccess))
+	return h.set(ctx, req, "enabled", settings.SCRAccess, h.portal.SetSCRAccess)
 }
 
 func (h *Handler) scrOptOut(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	t, optOut, err := decode(req, "optedOut")
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	key, err := h.self(ctx, req, t)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	who := settings.Who{By: settings.BySelf, Channel: settings.Portal}
-	var st settings.State
-	if optOut {
-		st, err = h.Settings.OptOutSCR(ctx, key, who)
-	} else {
-		st, err = h.Settings.RestoreSCR(ctx, key, who)
-	}
-	return h.done(ctx, st, err, string(settings.SCROptOut))
+	return h.set(ctx, req, "optedOut", settings.SCROptOut, h.portal.SetSCROptOut)
 }
