@@ -130,7 +130,8 @@ BENCH_OUT ?= $(BIN)/bench.out
 BENCH_SHELL := bash -o pipefail -c
 # The summary's first lines, in this order (issue 14); other name=value lines follow.
 BENCH_ORDER := withdraw_10k_ratio_vs_floor withdraw_100k_api_ms withdraw_100k_done_s move_100k_dlq death_notice_calls decision_calls_self decision_calls_attorney erase_peak_heap_mb_100k
-bench: size
+bench:
+	@$(MAKE) -s size || echo "bench: the size check failed (above); the benchmarks run anyway"
 	@mkdir -p $(BIN) && : > $(BENCH_OUT)
 	@$(BENCH_SHELL) '$(GO) test -run="^$$" -bench=. -count=1 ./shared/domain/access | tee -a $(BENCH_OUT)'
 	@$(BENCH_SHELL) '$(GO) test -run="^$$" -bench=. -skip=100k -benchtime=3x -count=1 $$($(GO) list ./shared/... | grep -v "/shared/domain/access$$") | tee -a $(BENCH_OUT)'
