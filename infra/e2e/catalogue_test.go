@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,14 +63,17 @@ func TestNewCatalogueServices(t *testing.T) {
 
 // TestSignificantServiceNeedsAReconfirmedGrant: a power of attorney given
 // before write_to_providers was added as a significant change does not
-// cover it; one given after does.
+// cover it (the grantor's list and the attorney's selector say so) until
+// the grantor confirms it again in one request; one given after does.
 func TestSignificantServiceNeedsAReconfirmedGrant(t *testing.T) {
 	w := newWorld(t, nil)
 	w.consent(kari, "full")
 	w.consent(stranger, "full")
 	w.consent(ola, "full")
 	old := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	if err := w.store.Grants.CreateGrant(context.Background(), poa.Grant{ID: domain.NewID(), Grantor: w.key(stranger), Grantee: w.key(ola),
+	grantID := domain.NewID()
+	// Stored as before confirmedAt existed: it counts from createdAt.
+	if err := w.store.Grants.CreateGrant(context.Background(), poa.Grant{ID: grantID, Grantor: w.key(stranger), Grantee: w.key(ola),
 		Areas: []access.Area{access.AreaCommunication}, ValidFrom: old, ValidTo: old.AddDate(2, 0, 0), CreatedAt: old, UpdatedAt: old, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +84,46 @@ func TestSignificantServiceNeedsAReconfirmedGrant(t *testing.T) {
 	if got := w.rule(ola, "messages", stranger); got != "allowed" {
 		t.Errorf("old grant, ordinary service: %s", got)
 	}
+	if got := needsConfirmation(w.call("representation", "representation/list.json", stranger, "", nil).Body["given"]); got != "[write_to_providers]" {
+		t.Errorf("grantor's list, old grant: needs %s", got)
+	}
+	if got := needsConfirmation(w.call("representation", "representation/people.json", ola, "", nil).Body["people"]); got != "[write_to_providers]" {
+		t.Errorf("attorney's selector, old grant: needs %s", got)
+	}
+	path := map[string]string{"id": grantID}
+	if r := w.call("representation", "representation/confirm.json", ola, "", path); r.Status != 404 || r.Body["code"] != "grant_not_found" {
+		t.Errorf("the attorney confirms: %d %s", r.Status, r.Raw)
+	}
+	for i := range 2 { // the second confirmation changes nothing
+		r := w.call("representation", "representation/confirm.json", stranger, "", path)
+		if r.Status != 200 || r.Body["version"] != float64(2) || r.Body["needsConfirmation"] != nil {
+			t.Fatalf("confirmation %d: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+	if got := w.rule(ola, "write_to_providers", stranger); got != "allowed" {
+		t.Errorf("confirmed grant: %s", got)
+	}
+	if got := needsConfirmation(w.call("representation", "representation/people.json", ola, "", nil).Body["people"]); got != "[]" {
+		t.Errorf("attorney's selector, confirmed grant: needs %s", got)
+	}
 	if r := w.call("representation", "representation/grant.json", kari, `{"grantee":"`+ola+`","areas":["communication"],"validTo":"2027-11-23T00:00:00Z"}`, nil); r.Status != 201 {
 		t.Fatalf("new grant: %d %s", r.Status, r.Raw)
 	}
 	if got := w.rule(ola, "write_to_providers", kari); got != "allowed" {
 		t.Errorf("new grant: %s", got)
 	}
+}
+
+// needsConfirmation collects the needsConfirmation lists of a response's
+// grants or people.
+func needsConfirmation(items any) string {
+	var out []any
+	list, _ := items.([]any)
+	for _, it := range list {
+		m, _ := it.(map[string]any)
+		if n, ok := m["needsConfirmation"].([]any); ok {
+			out = append(out, n...)
+		}
+	}
+	return fmt.Sprint(out)
 }

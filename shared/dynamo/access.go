@@ -80,8 +80,8 @@ func (s AccessStore) AccessRecords(ctx context.Context, actor, subject personkey
 			if err := attributevalue.UnmarshalMap(it, &g); err != nil {
 				return access.Records{}, fmt.Errorf("decode grant: %w", err)
 			}
-			pg := g.grant()
-			r.Grant = &access.Grant{Areas: pg.Areas, ValidFrom: pg.ValidFrom, ValidTo: pg.ValidTo, ConfirmedAt: pg.CreatedAt}
+			ag := g.grant().Access()
+			r.Grant = &ag
 		}
 	}
 	if actor == subject {

@@ -32,9 +32,11 @@ type grantItem struct {
 	ValidTo    string   `dynamodbav:"validTo"`
 	CreatedAt  string   `dynamodbav:"createdAt"`
 	UpdatedAt  string   `dynamodbav:"updatedAt"`
-	Version    int64    `dynamodbav:"version"`
-	MirrorPK   string   `dynamodbav:"mirrorPk"`
-	MirrorSK   string   `dynamodbav:"mirrorSk"`
+	// ConfirmedAt: absent on items written before it existed (read as createdAt).
+	ConfirmedAt string `dynamodbav:"confirmedAt,omitempty"`
+	Version     int64  `dynamodbav:"version"`
+	MirrorPK    string `dynamodbav:"mirrorPk"`
+	MirrorSK    string `dynamodbav:"mirrorSk"`
 }
 
 func grantSides(g poa.Grant) (given, received grantItem) {
@@ -46,6 +48,9 @@ func grantSides(g poa.Grant) (given, received grantItem) {
 		GrantID: g.ID, GrantorKey: string(g.Grantor), GranteeKey: string(g.Grantee), Areas: areas,
 		ValidFrom: g.ValidFrom.UTC().Format(time.RFC3339), ValidTo: g.ValidTo.UTC().Format(time.RFC3339),
 		CreatedAt: g.CreatedAt.UTC().Format(timeLayout), UpdatedAt: g.UpdatedAt.UTC().Format(timeLayout), Version: g.Version,
+	}
+	if !g.ConfirmedAt.IsZero() {
+		base.ConfirmedAt = g.ConfirmedAt.UTC().Format(timeLayout)
 	}
 	given, received = base, base
 	given.PK, given.SK = PersonPK(g.Grantor), skGrantGiven+string(g.Grantee)
@@ -60,13 +65,17 @@ func (it grantItem) grant() poa.Grant {
 	to, _ := time.Parse(time.RFC3339, it.ValidTo)
 	created, _ := time.Parse(timeLayout, it.CreatedAt)
 	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
+	confirmed := created
+	if c, err := time.Parse(timeLayout, it.ConfirmedAt); err == nil {
+		confirmed = c
+	}
 	areas := make([]access.Area, len(it.Areas))
 	for i, a := range it.Areas {
 		areas[i] = access.Area(a)
 	}
 	return poa.Grant{
 		ID: it.GrantID, Grantor: personkey.Key(it.GrantorKey), Grantee: personkey.Key(it.GranteeKey), Areas: areas,
-		ValidFrom: from, ValidTo: to, CreatedAt: created, UpdatedAt: updated, Version: it.Version,
+		ValidFrom: from, ValidTo: to, CreatedAt: created, UpdatedAt: updated, ConfirmedAt: confirmed, Version: it.Version,
 	}
 }
 

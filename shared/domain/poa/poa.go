@@ -42,7 +42,21 @@ type Grant struct {
 	ValidTo   time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	Version   int64
+	// ConfirmedAt is when the grantor last confirmed the grant: when given,
+	// or confirmed again (a grant stored before it existed: CreatedAt).
+	ConfirmedAt time.Time
+	Version     int64
+}
+
+// Access is the grant as a decision sees it.
+func (g Grant) Access() access.Grant {
+	return access.Grant{Areas: g.Areas, ValidFrom: g.ValidFrom, ValidTo: g.ValidTo, ConfirmedAt: g.ConfirmedAt}
+}
+
+// NeedsConfirmation lists the services in the grant's areas that were added
+// as significant changes after the grantor last confirmed it.
+func (g Grant) NeedsConfirmation() []string {
+	return g.Access().NeedsConfirmation()
 }
 
 // Status says whether a grant works now.

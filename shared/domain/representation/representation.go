@@ -87,7 +87,7 @@ func (s *Service) Grant(ctx context.Context, r GrantRequest) (poa.Grant, error) 
 	}
 	g := poa.Grant{
 		ID: s.NewID(), Grantor: grantor, Grantee: granteeKey, Areas: poa.Normalize(r.Areas),
-		ValidFrom: from, ValidTo: req.ValidTo, CreatedAt: now, UpdatedAt: now, Version: 1,
+		ValidFrom: from, ValidTo: req.ValidTo, CreatedAt: now, UpdatedAt: now, ConfirmedAt: now, Version: 1,
 	}
 	if err := s.Grants.CreateGrant(ctx, g); errors.Is(err, poa.ErrGrantExists) {
 		return poa.Grant{}, domain.Errorf(domain.EConflict, "grant_exists", "You have already given this person a power of attorney; change it instead.")
@@ -161,6 +161,31 @@ func (s *Service) Change(ctx context.Context, caller nin.ID, id string, c Change
 	return next, nil
 }
 
+// Confirm confirms a grant the caller gave again, so that it covers the
+// services added as significant changes since it was last confirmed. A
+// grant that needs no confirmation is returned as it is (idempotent).
+func (s *Service) Confirm(ctx context.Context, caller nin.ID, id string) (poa.Grant, error) {
+	g, err := s.own(ctx, caller, id)
+	if err != nil {
+		return poa.Grant{}, err
+	}
+	if err := s.open(ctx, g.Grantor); err != nil {
+		return poa.Grant{}, err
+	}
+	if len(g.NeedsConfirmation()) == 0 {
+		return g, nil
+	}
+	now := s.Now().UTC()
+	next := g
+	next.ConfirmedAt, next.UpdatedAt, next.Version = now, now, g.Version+1
+	if err := s.Grants.UpdateGrant(ctx, next, g.Version); errors.Is(err, poa.ErrConcurrentUpdate) {
+		return poa.Grant{}, domain.Errorf(domain.EConflict, "concurrent_update", "The power of attorney was changed or ended meanwhile. Read it again and retry.")
+	} else if err != nil {
+		return poa.Grant{}, err
+	}
+	return next, nil
+}
+
 // End ends a grant the caller gave, at once, and returns it as it was.
 func (s *Service) End(ctx context.Context, caller nin.ID, id string) (poa.Grant, error) {
 	g, err := s.own(ctx, caller, id)
@@ -204,6 +229,9 @@ type Person struct {
 	Age      *int       // children only
 	ValidTo  *time.Time // grantors only: when the power of attorney ends
 	Services []string
+	// NeedsConfirmation (grantors only): services in the grant's areas the
+	// grantor must confirm the grant again for.
+	NeedsConfirmation []string
 }
 
 // People lists whom the caller may act for: themself, children under 16
@@ -280,6 +308,7 @@ func person(recs access.Records, me, subject personkey.Key, relation string, bir
 	if relation == RelationGrantor && recs.Grant != nil {
 		to := recs.Grant.ValidTo
 		p.ValidTo = &to
+		p.NeedsConfirmation = recs.Grant.NeedsConfirmation()
 	}
 	return p
 }

@@ -169,7 +169,7 @@ func TestGrant(t *testing.T) {
 				return
 			}
 			want := poa.Grant{ID: "0123456789abcdef0123456789abcdef", Grantor: kk, Grantee: keys.Key(ola),
-				Areas: poa.Normalize(tt.req.Areas), ValidFrom: now, ValidTo: to, CreatedAt: now, UpdatedAt: now, Version: 1}
+				Areas: poa.Normalize(tt.req.Areas), ValidFrom: now, ValidTo: to, CreatedAt: now, UpdatedAt: now, ConfirmedAt: now, Version: 1}
 			if stored := f.grants[g.ID]; !equal(g, want) || !equal(stored, want) {
 				t.Fatalf("got %+v, stored %+v, want %+v", g, stored, want)
 			}
@@ -179,7 +179,7 @@ func TestGrant(t *testing.T) {
 
 func equal(a, b poa.Grant) bool {
 	return a.ID == b.ID && a.Grantor == b.Grantor && a.Grantee == b.Grantee && slices.Equal(a.Areas, b.Areas) &&
-		a.ValidFrom.Equal(b.ValidFrom) && a.ValidTo.Equal(b.ValidTo) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) && a.Version == b.Version
+		a.ValidFrom.Equal(b.ValidFrom) && a.ValidTo.Equal(b.ValidTo) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) && a.ConfirmedAt.Equal(b.ConfirmedAt) && a.Version == b.Version
 }
 
 // seeded returns fakes with Kari (full consent) having given Ola one grant.
@@ -189,7 +189,7 @@ func seeded(t *testing.T) (*fakes, poa.Grant) {
 	kk := keys.Key(kari)
 	f.recs[[2]personkey.Key{kk, kk}] = access.Records{Subject: full}
 	g := poa.Grant{ID: "00000000000000000000000000000001", Grantor: kk, Grantee: keys.Key(ola), Areas: []access.Area{access.AreaHealthData},
-		ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, Version: 3}
+		ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, ConfirmedAt: now, Version: 3}
 	f.grants[g.ID] = g
 	return f, g
 }
@@ -323,5 +323,104 @@ func TestPeople(t *testing.T) {
 		if n != 1 {
 			t.Errorf("records of %s read %d times, want once", pair[1], n)
 		}
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	write, _ := access.Lookup("write_to_providers")
+	october := write.SignificantSince.Add(-30 * 24 * time.Hour)
+	stranger := id(t, "17058512311")
+	tests := []struct {
+		name        string
+		caller      string // default Kari, the grantor
+		confirmedAt time.Time
+		consent     consent.Status
+		failWith    error
+		want        string
+		wantVersion int64
+		wantAt      time.Time
+	}{
+		{name: "old grant: confirmed now", confirmedAt: october, wantVersion: 4, wantAt: now},
+		{name: "already confirmed: returned as it is", confirmedAt: now.Add(-time.Hour), wantVersion: 3, wantAt: now.Add(-time.Hour)},
+		{name: "someone else's grant id", caller: "17058512311", confirmedAt: october, want: "grant_not_found: You have not given a power of attorney with this id.", wantVersion: 3, wantAt: october},
+		{name: "no consent", confirmedAt: october, consent: consent.StatusWithdrawn, want: "consent_required: Give consent to use Helsenorge before you give a power of attorney.", wantVersion: 3, wantAt: october},
+		{name: "changed meanwhile", confirmedAt: october, failWith: poa.ErrConcurrentUpdate, want: "concurrent_update: The power of attorney was changed or ended meanwhile. Read it again and retry.", wantVersion: 3, wantAt: october},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, g := seeded(t)
+			g.Areas = []access.Area{access.AreaCommunication}
+			g.CreatedAt, g.ConfirmedAt = october, tt.confirmedAt
+			f.grants[g.ID] = g
+			if tt.consent != "" {
+				f.recs[[2]personkey.Key{g.Grantor, g.Grantor}] = access.Records{Subject: access.Person{Consent: consent.State{Status: tt.consent}}}
+			}
+			f.recs[[2]personkey.Key{keys.Key(stranger), keys.Key(stranger)}] = access.Records{Subject: full}
+			f.failWith = tt.failWith
+			caller := id(t, "14838500073")
+			if tt.caller != "" {
+				caller = id(t, tt.caller)
+			}
+			got, err := service(f).Confirm(context.Background(), caller, g.ID)
+			if r := reason(err); r != tt.want {
+				t.Fatalf("got %q, want %q", r, tt.want)
+			}
+			stored := f.grants[g.ID]
+			if stored.Version != tt.wantVersion || !stored.ConfirmedAt.Equal(tt.wantAt) {
+				t.Fatalf("stored version %d confirmed %s, want %d %s", stored.Version, stored.ConfirmedAt, tt.wantVersion, tt.wantAt)
+			}
+			if err != nil {
+				return
+			}
+			if !equal(got, stored) {
+				t.Fatalf("returned %+v, stored %+v", got, stored)
+			}
+			ag := stored.Access()
+			d := access.Decide(access.Facts{Service: write, Subject: full, Grant: &ag, Now: now})
+			if !d.Allowed || len(stored.NeedsConfirmation()) != 0 {
+				t.Fatalf("after confirming: %+v, needs %v", d, stored.NeedsConfirmation())
+			}
+		})
+	}
+}
+
+func TestPeopleShowsGrantsThatNeedConfirmation(t *testing.T) {
+	write, _ := access.Lookup("write_to_providers")
+	kari, grantor := id(t, "14838500073"), id(t, "01879000099")
+	kk, gk := keys.Key(kari), keys.Key(grantor)
+	tests := []struct {
+		name      string
+		confirmed time.Time
+		want      []string
+	}{
+		{"confirmed before write_to_providers", write.SignificantSince.Add(-time.Hour), []string{"write_to_providers"}},
+		{"confirmed after", write.SignificantSince.Add(time.Hour), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakes()
+			f.recs[[2]personkey.Key{kk, kk}] = access.Records{Subject: full}
+			g := poa.Grant{ID: "a", Grantor: gk, Grantee: kk, Areas: []access.Area{access.AreaCommunication}, ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(time.Hour), ConfirmedAt: tt.confirmed}
+			ag := g.Access()
+			f.recs[[2]personkey.Key{kk, gk}] = access.Records{Subject: full, Grant: &ag}
+			f.grants[g.ID] = g
+			people, err := service(f).People(context.Background(), kari)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(people) != 2 || people[1].Relation != representation.RelationGrantor {
+				t.Fatalf("people %+v, want self and the grantor", people)
+			}
+			if got := people[1].NeedsConfirmation; !slices.Equal(got, tt.want) {
+				t.Errorf("needs confirmation %v, want %v", got, tt.want)
+			}
+			if got := slices.Contains(people[1].Services, "write_to_providers"); got != (tt.want == nil) {
+				t.Errorf("write_to_providers offered: %v", got)
+			}
+			given, _, _ := service(f).List(context.Background(), grantor)
+			if got := given[0].NeedsConfirmation(); !slices.Equal(got, tt.want) {
+				t.Errorf("grantor's list: needs %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

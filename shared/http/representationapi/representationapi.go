@@ -22,6 +22,7 @@ const (
 	RouteList      = "GET /v1/powers-of-attorney"
 	RouteChange    = "PATCH /v1/powers-of-attorney/{id}"
 	RouteTerminate = "DELETE /v1/powers-of-attorney/{id}"
+	RouteConfirm   = "POST /v1/powers-of-attorney/{id}/confirmation"
 	RouteSelector  = "GET /v1/representation/people"
 )
 
@@ -42,6 +43,7 @@ func New(h Handler) *Handler {
 		RouteList:      out.list,
 		RouteChange:    out.change,
 		RouteTerminate: out.terminate,
+		RouteConfirm:   out.confirm,
 		RouteSelector:  out.selector,
 	})
 	return out
@@ -63,22 +65,28 @@ type changeRequest struct {
 // grantBody never names the other person by id: only by reference (their
 // person key), which is what the person selector and decisions take.
 type grantBody struct {
-	ID         string        `json:"id"`
-	Areas      []access.Area `json:"areas"`
-	ValidFrom  time.Time     `json:"validFrom"`
-	ValidTo    time.Time     `json:"validTo"`
-	Status     string        `json:"status"`
-	Version    int64         `json:"version"`
-	GranteeRef string        `json:"granteeRef,omitempty"`
-	GrantorRef string        `json:"grantorRef,omitempty"`
-	CreatedAt  time.Time     `json:"createdAt"`
-	UpdatedAt  time.Time     `json:"updatedAt"`
+	ID          string        `json:"id"`
+	Areas       []access.Area `json:"areas"`
+	ValidFrom   time.Time     `json:"validFrom"`
+	ValidTo     time.Time     `json:"validTo"`
+	Status      string        `json:"status"`
+	Version     int64         `json:"version"`
+	GranteeRef  string        `json:"granteeRef,omitempty"`
+	GrantorRef  string        `json:"grantorRef,omitempty"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	UpdatedAt   time.Time     `json:"updatedAt"`
+	ConfirmedAt time.Time     `json:"confirmedAt"`
+	// NeedsConfirmation (given side): services the grant covers only once
+	// the grantor confirms it again.
+	NeedsConfirmation []string `json:"needsConfirmation,omitempty"`
 }
 
 func (h *Handler) body(g poa.Grant, given bool) grantBody {
 	b := grantBody{ID: g.ID, Areas: g.Areas, ValidFrom: g.ValidFrom, ValidTo: g.ValidTo, Status: g.Status(h.Now()), Version: g.Version, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+	b.ConfirmedAt = g.ConfirmedAt
 	if given {
 		b.GranteeRef = string(g.Grantee)
+		b.NeedsConfirmation = g.NeedsConfirmation()
 	} else {
 		b.GrantorRef = string(g.Grantor)
 	}
@@ -157,12 +165,29 @@ func (h *Handler) terminate(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	return httpapi.NoContent()
 }
 
+// confirm confirms a grant the caller gave again (no body).
+func (h *Handler) confirm(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	caller, err := httpapi.CallerFrom(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	g, err := h.Service.Confirm(ctx, caller.ID, req.PathParameters["id"])
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	h.Log.InfoContext(ctx, "power of attorney confirmed", "grant", g.ID)
+	return httpapi.JSON(http.StatusOK, h.body(g, true))
+}
+
 type personBody struct {
 	Ref      string     `json:"ref"`
 	Relation string     `json:"relation"` // self, child, grantor
 	Age      *int       `json:"age,omitempty"`
 	ValidTo  *time.Time `json:"validTo,omitempty"`
 	Services []string   `json:"services"`
+	// NeedsConfirmation (grantors): services the grantor must confirm the
+	// power of attorney again for.
+	NeedsConfirmation []string `json:"needsConfirmation,omitempty"`
 }
 
 // selector lists whom the caller may act for — themself, children under 16
@@ -178,7 +203,7 @@ func (h *Handler) selector(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	out := make([]personBody, 0, len(people))
 	for _, p := range people {
-		out = append(out, personBody{Ref: string(p.Ref), Relation: p.Relation, Age: p.Age, ValidTo: p.ValidTo, Services: p.Services})
+		out = append(out, personBody{Ref: string(p.Ref), Relation: p.Relation, Age: p.Age, ValidTo: p.ValidTo, Services: p.Services, NeedsConfirmation: p.NeedsConfirmation})
 	}
 	return httpapi.JSON(http.StatusOK, struct {
 		People []personBody `json:"people"`
