@@ -141,3 +141,16 @@ func ValidArea(a Area) bool {
 	}
 	return false
 }
+
+// ParentAgeLimit is the age under which a parent may use s for their child,
+// from its child bands: ParentAccessEnds when open to 12–15-year-olds,
+// ChildRestrictedAge when open only under 12, 0 when never.
+func (s Service) ParentAgeLimit() int {
+	switch {
+	case s.Child12To16:
+		return ParentAccessEnds
+	case s.ChildUnder12:
+		return ChildRestrictedAge
+	}
+	return 0
+}

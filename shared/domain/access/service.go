@@ -111,7 +111,35 @@ func (s *Decider) subject(q Question) (personkey.Key, nin.Date, error) {
 
 // Log returns a page of the caller's usage log, newest first.
 func (s *Decider) Log(ctx context.Context, caller nin.ID, limit int, cursor string) ([]Usage, string, error) {
-	entries, next, err := s.Usage.UsageLog(ctx, s.Keys.Key(caller), limit, cursor)
+	return s.LogOf(ctx, caller, "", limit, cursor)
+}
+
+// LogOf returns a page of the usage log of the child the person selector's
+// reference childRef names, newest first, or the caller's own when childRef
+// is empty. Only a parent (not a foster parent, not an attorney) of a child
+// within the catalogue band of usage_log (under 12) may read a child's log;
+// anyone else is refused with not_your_child, and a caller registered dead
+// with deceased.
+func (s *Decider) LogOf(ctx context.Context, caller nin.ID, childRef string, limit int, cursor string) ([]Usage, string, error) {
+	key := s.Keys.Key(caller)
+	if childRef != "" {
+		child, ok := personkey.ParseRef(childRef)
+		if !ok {
+			return nil, "", domain.Errorf(domain.EInvalid, "invalid_child", "childRef is not a valid reference.")
+		}
+		recs, err := s.Records.AccessRecords(ctx, key, child)
+		if err != nil {
+			return nil, "", fmt.Errorf("read access records: %w", err)
+		}
+		if !MayAct(recs.ActorDeceased) {
+			return nil, "", domain.Errorf(domain.EForbidden, "deceased", "The population register reports you as deceased.")
+		}
+		if svc, _ := Lookup("usage_log"); !recs.ParentOfChildUnder(svc.ParentAgeLimit(), s.Now()) {
+			return nil, "", domain.Errorf(domain.EForbidden, "not_your_child", "You can read the usage log only of your own children under the age limit.")
+		}
+		key = child
+	}
+	entries, next, err := s.Usage.UsageLog(ctx, key, limit, cursor)
 	if errors.Is(err, domain.ErrInvalidCursor) {
 		return nil, "", domain.InvalidCursor()
 	}

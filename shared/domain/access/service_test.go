@@ -174,3 +174,59 @@ func TestDeciderUsageLog(t *testing.T) {
 		t.Fatalf("store failure: got %v, want an internal error", err)
 	}
 }
+
+func TestDeciderChildUsageLog(t *testing.T) {
+	keys, _ := personkey.New([]byte(personkey.DevSecret))
+	kari := mustID(t, "14838500073")
+	// svcNow is 2026-11-30: twelve turned 12 today, eleven turns 12 tomorrow.
+	eleven, twelve := nin.ForTest(nin.Date{Year: 2014, Month: 12, Day: 1}, true), nin.ForTest(nin.Date{Year: 2014, Month: 11, Day: 30}, true)
+	me := keys.Key(kari)
+	parentOf := func(child nin.ID) access.Records {
+		return access.Records{Link: &access.Link{}, ChildBirth: child.BirthDate()}
+	}
+	const notChild = "not_your_child: You can read the usage log only of your own children under the age limit."
+	tests := []struct {
+		name  string
+		child nin.ID
+		recs  access.Records
+		want  string // "reason: message", "" for the child's log
+	}{
+		{"parent of a child under 12", eleven, parentOf(eleven), ""},
+		{"parent of a child turned 12 today", twelve, parentOf(twelve), notChild},
+		{"stranger", eleven, access.Records{}, notChild},
+		{"foster parent", eleven, access.Records{Link: &access.Link{Foster: true}, ChildBirth: eleven.BirthDate()}, notChild},
+		{"attorney", eleven, access.Records{Grant: &access.Grant{}, ChildBirth: eleven.BirthDate()}, notChild},
+		{"dead parent", eleven, access.Records{Link: &access.Link{}, ChildBirth: eleven.BirthDate(), ActorDeceased: true},
+			"deceased: The population register reports you as deceased."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			child := keys.Key(tt.child)
+			entry := access.Usage{ID: "u1", At: svcNow, Kind: "use", Service: "summary_care_record", By: access.RoleParent}
+			store := &fakeStore{
+				recs: map[[2]personkey.Key]access.Records{{me, child}: tt.recs},
+				log:  map[personkey.Key][]access.Usage{child: {entry}, me: {{ID: "own", Kind: "login"}}},
+			}
+			d := &access.Decider{Records: store, Usage: store, Keys: keys, Now: func() time.Time { return svcNow }}
+			got, _, err := d.LogOf(context.Background(), kari, string(child), 10, "")
+			if reason := ""; err != nil {
+				e, _ := domain.AsError(err)
+				reason = e.Reason + ": " + e.Message
+				if reason != tt.want {
+					t.Fatalf("got %q, want %q", reason, tt.want)
+				}
+				return
+			}
+			if tt.want != "" {
+				t.Fatalf("got %v, want %q", got, tt.want)
+			}
+			if len(got) != 1 || got[0] != entry {
+				t.Fatalf("got %v, want the child's log [%v]", got, entry)
+			}
+		})
+	}
+	d := &access.Decider{Records: &fakeStore{}, Usage: &fakeStore{}, Keys: keys, Now: func() time.Time { return svcNow }}
+	if _, _, err := d.LogOf(context.Background(), kari, "ABC", 10, ""); domain.ErrorCode(err) != domain.EInvalid {
+		t.Fatalf("bad ref: got %v, want invalid_child", err)
+	}
+}

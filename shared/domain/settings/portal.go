@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"privacycore/shared/domain"
+	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
@@ -64,36 +65,35 @@ func (p *PortalService) SetPatientRecordAccess(ctx context.Context, r Request, e
 }
 
 // SetSCRAccess removes or restores health personnel's access to the
-// caller's summary care record; only the person themself may.
+// summary care record, the caller's or their child's within the catalogue
+// band of scr_settings (under 12).
 func (p *PortalService) SetSCRAccess(ctx context.Context, r Request, enabled bool) (State, error) {
-	key, err := p.self(ctx, r)
+	key, by, err := p.target(ctx, r, SCRChildAge())
 	if err != nil {
 		return State{}, err
 	}
-	return p.Service.SetSCRAccess(ctx, key, enabled, Who{By: BySelf, Channel: Portal})
+	return p.Service.SetSCRAccess(ctx, key, enabled, Who{By: by, Channel: Portal})
 }
 
-// SetSCROptOut opts the caller out of the summary care record or restores
-// it; only the person themself may.
+// SetSCROptOut opts the caller, or their child within the catalogue band of
+// scr_settings (under 12), out of the summary care record or restores it.
 func (p *PortalService) SetSCROptOut(ctx context.Context, r Request, optedOut bool) (State, error) {
-	key, err := p.self(ctx, r)
+	key, by, err := p.target(ctx, r, SCRChildAge())
 	if err != nil {
 		return State{}, err
 	}
-	who := Who{By: BySelf, Channel: Portal}
+	who := Who{By: by, Channel: Portal}
 	if optedOut {
 		return p.Service.OptOutSCR(ctx, key, who)
 	}
 	return p.Service.RestoreSCR(ctx, key, who)
 }
 
-// self refuses a request naming a child: the setting is the person's own.
-func (p *PortalService) self(ctx context.Context, r Request) (personkey.Key, error) {
-	if r.Child != "" || r.ChildRef != "" {
-		return "", domain.Errorf(domain.EForbidden, "self_only", "This setting can only be changed by the person themself.")
-	}
-	key, _, err := p.target(ctx, r, 0)
-	return key, err
+// SCRChildAge is the age under which a parent may change a child's summary
+// care record settings: the child band of the catalogue's scr_settings.
+func SCRChildAge() int {
+	svc, _ := access.Lookup("scr_settings")
+	return svc.ParentAgeLimit()
 }
 
 // target resolves whose settings a request is about: the caller's, or a

@@ -92,7 +92,7 @@ func (h *Handler) usageLog(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	entries, next, err := h.Access.Log(ctx, caller.ID, limit, cursor)
+	entries, next, err := h.Access.LogOf(ctx, caller.ID, req.QueryStringParameters["childRef"], limit, cursor)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}

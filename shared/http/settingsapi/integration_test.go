@@ -297,12 +297,18 @@ func TestSettingsForAChild(t *testing.T) {
 	if got := w.decide(kari, "patient_record", small); got != "patient_record_access_removed" {
 		t.Errorf("decision: %s", got)
 	}
-	// Not my child; a child's SCR is not a parent's to change.
+	// Not my child; a child's SCR settings are a parent's to change only under 12.
 	if r := w.call("settings", "settings/block-child.json", as(ola)); r.Status != 403 || r.Body["code"] != "not_your_child" {
 		t.Errorf("stranger blocking the child: %d %s", r.Status, r.Raw)
 	}
-	if r := w.call("settings", "settings/scr-opt-out.json", both(as(kari), body(`{"optedOut":true,"child":"`+small+`"}`))); r.Status != 403 {
-		t.Errorf("parent opting a child out of SCR: %d %s", r.Status, r.Raw)
+	if r := w.call("settings", "settings/scr-opt-out.json", both(as(kari), body(`{"optedOut":true,"child":"`+teen+`"}`))); r.Status != 403 || r.Body["code"] != "not_your_child" {
+		t.Errorf("parent opting a 14-year-old out of SCR: %d %s", r.Status, r.Raw)
+	}
+	if r := w.call("settings", "settings/scr-access-child.json", as(ola)); r.Status != 403 || r.Body["code"] != "not_your_child" {
+		t.Errorf("stranger removing the child's SCR access: %d %s", r.Status, r.Raw)
+	}
+	if r := w.call("settings", "settings/scr-opt-out.json", both(as(kari), body(`{"optedOut":true,"child":"`+small+`"}`))); r.Status != 200 || r.Body["summaryCareRecord"].(map[string]any)["optedOut"] != true {
+		t.Errorf("parent opting a 10-year-old out of SCR: %d %s", r.Status, r.Raw)
 	}
 	if got := count(w.sortKeys(ola), ""); got != 0 {
 		t.Errorf("stranger's attempt stored %d items", got)
