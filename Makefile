@@ -10,8 +10,10 @@ PID       ?= 14838500073
 SCOPE     ?=
 # CLIENT: mint a machine client's token instead (make token CLIENT=kjernejournal SCOPE=sector:read).
 CLIENT    ?=
-# Largest bootstrap `make size` accepts (10 MB; cold starts grow with it).
-MAX_BINARY ?= 10000000
+# Largest bootstrap `make size` accepts (11 MB; cold starts grow with it). It was 10 MB until the
+# HelseID client (JOSE signing and DPoP, go-jose) joined the functions that call the population
+# register (consent, profile, register feed): consent measured 10,223,778 bytes with it.
+MAX_BINARY ?= 11000000
 GOBUILD_LAMBDA := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w"
 
 .PHONY: help run token personkey test unit lint fmt-check vet staticcheck template-check bench size build clean docs
