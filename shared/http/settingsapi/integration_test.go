@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"privacycore/infra/apispec"
 	"privacycore/infra/stack"
@@ -166,29 +164,7 @@ func (w *world) parent(parent, child string) {
 // drain hands every message on a queue to a consumer, as Lambda would.
 func (w *world) drain(queue, consumer string) int {
 	w.t.Helper()
-	url := w.local.QueueURLs[queue]
-	n := 0
-	for {
-		out, err := w.local.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10})
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		if len(out.Messages) == 0 {
-			return n
-		}
-		var ev events.SQSEvent
-		for _, m := range out.Messages {
-			ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), Attributes: map[string]string{"SentTimestamp": strconv.FormatInt(w.clock.Now().UnixMilli(), 10)}})
-		}
-		res, err := w.sqs[consumer](context.Background(), ev)
-		if err != nil || len(res.BatchItemFailures) > 0 {
-			w.t.Fatalf("%s: %v %v\n%s", consumer, err, res.BatchItemFailures, w.logs.String())
-		}
-		for _, m := range out.Messages {
-			_, _ = w.local.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle})
-		}
-		n += len(out.Messages)
-	}
+	return testenv.Drain(w.t, w.local, queue, w.sqs[consumer], w.clock.Now, w.logs)
 }
 
 func (w *world) key(pid string) personkey.Key {
@@ -204,15 +180,7 @@ func (w *world) sortKeys(pid string) []string {
 	return testenv.SortKeys(w.t, w.local, dynamo.PersonPK(w.key(pid)))
 }
 
-func count(sks []string, prefix string) int {
-	n := 0
-	for _, s := range sks {
-		if strings.HasPrefix(s, prefix) {
-			n++
-		}
-	}
-	return n
-}
+func count(sks []string, prefix string) int { return testenv.CountPrefix(sks, prefix) }
 
 func TestSettingsForSelf(t *testing.T) {
 	w := newWorld(t)
