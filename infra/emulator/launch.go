@@ -10,7 +10,7 @@ import (
 )
 
 // motoLauncher starts moto's server, like moto_server, after patching
-// DynamoDB transactions to cost what they touch.
+// DynamoDB transactions and queries to cost what they touch.
 //
 // moto 5 (5.2.1 here) backs up every table a TransactWriteItems names with
 // copy.deepcopy before it runs, to put the copy back if an action fails. So
@@ -30,6 +30,20 @@ import (
 // index state to restore. This is exact only because nothing else writes
 // during the transaction: the proxy (serialise.go) lets one DynamoDB request
 // through at a time.
+//
+// The launcher also narrows Table.query, which walks every item of the
+// table to find a partition, sorts the partition with Python comparisons
+// and skips the items before ExclusiveStartKey one by one before it applies
+// Limit: a page of an erase cost time in proportion to the table and the
+// partition (a 10-item page near the end of a 10,000-item partition: 440 ms
+// against 8 ms). For a query on a string hash and sort key, with no range
+// condition or begins_with, it offers moto's own method only the items its
+// loop can look at: the partition, sorted, after the start key (found by
+// bisection), the begins_with block, at most Limit + 1 of them. moto still
+// filters, limits, sizes and projects, so the answer is the same
+// (testdata/query_diff.py compares both on random queries); other queries
+// run unchanged. What a page costs is then what it returns; moto's
+// serialiser still charges ~0.4 ms per item returned, for the floor too.
 //
 // The launcher checks moto's version (5.x) and the shape of the code it
 // patches and exits with status 3 if they differ; Start then runs plain

@@ -1,7 +1,9 @@
-# Starts moto's server (the same as moto_server) with one change that makes
-# the emulator behave like DynamoDB: a TransactWriteItems costs what it
-# touches. See transact.go for why; emulator.go runs this file.
+# Starts moto's server (the same as moto_server) with two changes that make
+# the emulator cost what DynamoDB costs: a TransactWriteItems and a Query of
+# a table's partition cost what they touch, not the whole table. See
+# motoLauncher in launch.go for why; emulator.go runs this file.
 #
+# 1. Transactions.
 # moto 5's DynamoDBBackend.transact_write_items deep-copies every table the
 # transaction names before it starts, so that it can put the copy back if an
 # action fails: every transaction costs time in proportion to the whole table
@@ -13,12 +15,29 @@
 # The emulator's proxy lets one DynamoDB request through at a time, so
 # nothing else writes to those items while a transaction runs.
 #
+# 2. Queries. Table.query (no index) walks every item of the table to find
+# the partition, sorts the partition with Python-level comparisons, skips
+# the items before ExclusiveStartKey one by one, and only then applies the
+# Limit: every page costs time in proportion to the table plus the
+# partition. For a query on a string hash key and a string sort key, with no
+# range condition or begins_with, query_candidates hands the original method
+# (through all_items, for this thread and this call only) only the items its
+# loop can look at: the partition, sorted as moto sorts it (a string sort
+# key orders by the string, as DynamoType does), after ExclusiveStartKey
+# (found by bisection), the begins_with block, and at most Limit + 1 of them
+# (the one after the Limit is what makes moto return LastEvaluatedKey). The
+# original method still does all the filtering, limits, sizes, projections
+# and keys: the answer is the same, only the items it would have skipped
+# over are not offered. Other queries run unchanged.
+#
 # Exit status 3 (before serving) means the installed moto is not the shape
 # this patch expects; the caller then runs plain moto_server.
 
+import bisect
 import copy
 import inspect
 import sys
+import threading
 
 PATCH_FAILED = 3
 
@@ -32,6 +51,7 @@ try:
     import moto
     from moto.dynamodb import models as ddb
     from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.table import Table
     from moto.server import main
 except Exception as e:  # noqa: BLE001 any import problem means: do not patch
@@ -69,6 +89,27 @@ def check_shape():
     for cls in ddb.GlobalSecondaryIndex.__mro__:
         if cls.__module__.startswith("moto.dynamodb") and "self.items" in inspect.getsource(cls):
             fail("%s now stores items" % cls.__name__)
+
+
+def check_query_shape():
+    src = inspect.getsource(Table.query)
+    for needle in (
+        "for item in self.all_items()",
+        "possible_results.sort(key=lambda item: item.range_key)",
+        "processing_previous_page = exclusive_start_key is not None",
+        "reached_length_limit = len(results) == limit",
+        "reached_size_limit = (result_size + result.size()) > RESULT_SIZE_LIMIT",
+        "if not range_comparison and not filter_kwargs:",
+    ):
+        if needle not in src:
+            fail("Table.query no longer contains %r" % needle)
+    if src.count("self.all_items()") != 2:
+        fail("Table.query calls all_items %d times" % src.count("self.all_items()"))
+    if table_module.RESULT_SIZE_LIMIT != 1000000:
+        fail("RESULT_SIZE_LIMIT is %r" % table_module.RESULT_SIZE_LIMIT)
+    attrs = inspect.signature(Table._generate_attr_to_sort_by)
+    if list(attrs.parameters) != ["self", "hash_key_attrs", "range_key_attrs"]:
+        fail("_generate_attr_to_sort_by%s" % (list(attrs.parameters),))
 
 
 class CopyShim:
@@ -146,8 +187,127 @@ def restore(saved, streams):
         del shard.items[n:]
 
 
+# Larger than any item moto stores (LimitedSizeDict refuses > 405,000 bytes).
+MAX_ITEM_SIZE = 500000
+
+query_hint = threading.local()
+
+
+def is_string(v):
+    return isinstance(v, DynamoType) and v.type == "S"
+
+
+def query_candidates(table, a):
+    """The items, in ascending sort-key order, that Table.query's loop can
+    look at for the call with arguments a, or None to run it unchanged."""
+    limit = a["limit"]
+    if (
+        a["index_name"]
+        or a["filter_kwargs"]
+        or not is_string(a["hash_key"])
+        or table.range_key_attr is None
+        or table.hash_key_type != "S"
+        or table.range_key_type != "S"
+        or len(a["range_key_conditions"] or []) > 1
+        or (limit is not None and (not isinstance(limit, int) or limit < 1))
+    ):
+        return None
+    conds = a["range_key_conditions"]
+    if conds and conds[0][0] != table.range_key_attr:
+        return None
+    comparison = a["range_comparison"]
+    prefix = None
+    if comparison == "BEGINS_WITH":
+        objs = a["range_objs"]
+        if len(objs) != 1 or not is_string(objs[0]):
+            return None
+        prefix = objs[0].value
+    elif comparison:
+        return None
+    partition = table.items.get(a["hash_key"])
+    if not partition:
+        return []
+    items = sorted(partition.values(), key=lambda it: it.range_key.value)
+    keys = [it.range_key.value for it in items]
+    lo, hi = 0, len(items)
+    forward = a["scan_index_forward"] is not False
+    esk = a["exclusive_start_key"]
+    if esk is not None:
+        start_hash = esk.get(table.hash_key_attr)
+        start_range = esk.get(table.range_key_attr)
+        if (
+            not isinstance(start_hash, dict)
+            or not isinstance(start_range, dict)
+            or list(start_hash) != ["S"]
+            or list(start_range) != ["S"]
+            or start_hash["S"] != a["hash_key"].value
+        ):
+            return None
+        # moto skips the items at or before the start key in scan order.
+        if forward:
+            lo = bisect.bisect_right(keys, start_range["S"], lo, hi)
+        else:
+            hi = bisect.bisect_left(keys, start_range["S"], lo, hi)
+    if prefix is not None:
+        # Items before the block never match and, with nothing in the
+        # results yet, never end the page: drop them.
+        first = bisect.bisect_left(keys, prefix, lo, hi)
+        last = first
+        while last < hi and keys[last].startswith(prefix):
+            last += 1
+        if forward:
+            lo = first
+        else:
+            hi = last
+        if limit is None or last - first < limit:
+            # The page can only end after the block by size: keep the rest
+            # unless the block is small enough that no item can do that.
+            size = 0
+            for it in items[first:last]:
+                size += it.size()
+                if size + MAX_ITEM_SIZE > table_module.RESULT_SIZE_LIMIT:
+                    return items[lo:hi]
+            return items[first:last]
+    if limit is not None:
+        # moto ends the page when it meets item Limit + 1.
+        if forward:
+            hi = min(hi, lo + limit + 1)
+        else:
+            lo = max(lo, hi - limit - 1)
+    return items[lo:hi]
+
+
+def patch_query():
+    check_query_shape()
+    original_query = Table.query
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+
+    def all_items(self):
+        if getattr(query_hint, "table", None) is self:
+            return list(query_hint.items)
+        return original_all_items(self)
+
+    def query(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        candidates = query_candidates(self, bound.arguments)
+        if candidates is None:
+            return original_query(self, *args, **kwargs)
+        query_hint.table, query_hint.items = self, candidates
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            query_hint.table = query_hint.items = None
+
+    query.__doc__ = original_query.__doc__
+    Table.all_items = all_items
+    Table.query = query
+
+
 def patch():
     check_shape()
+    patch_query()
     ddb.copy = CopyShim()
     original = ddb.DynamoDBBackend.transact_write_items
 
@@ -165,5 +325,5 @@ def patch():
 
 if __name__ == "__main__":
     patch()
-    sys.stderr.write("moto_launch: moto %s, item-level transaction rollback\n" % moto.__version__)
+    sys.stderr.write("moto_launch: moto %s, item-level transaction rollback, partition-sized queries\n" % moto.__version__)
     main(sys.argv[1:])

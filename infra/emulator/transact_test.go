@@ -172,24 +172,31 @@ func plain(it item) string {
 
 func num(s string) types.AttributeValue { return &types.AttributeValueMemberN{Value: s} }
 
-// TestTransactionCostDoesNotGrowWithTheTable times a transaction of three
-// small puts (the shape of a consent change) on a table of 1,000 items and
-// again once it holds 10,000. DynamoDB charges a transaction for what it
-// touches; plain moto copies the whole table first (about 2 s more at
-// 10,000 items on this machine), so this fails without motoLauncher.
-func TestTransactionCostDoesNotGrowWithTheTable(t *testing.T) {
+// TestCostsDoNotGrowWithTheTable times a transaction of three small puts
+// (the shape of a consent change) and a Query of the 10 items after a start
+// key near the end of a partition (a page of an erase), on a table of 1,000
+// items and again once it holds 10,000. DynamoDB charges both for what they
+// touch; plain moto copies the whole table for the transaction (about 0.6 s
+// more at 10,000 items here) and walks the table and the partition for the
+// Query, so this fails without motoLauncher.
+func TestCostsDoNotGrowWithTheTable(t *testing.T) {
 	l := testenv.New(t)
-	small := txnCost(t, l, 1_000)
-	large := txnCost(t, l, 10_000)
-	t.Logf("3-put transaction: %v at 1,000 items, %v at 10,000", small, large)
-	if large > 3*small+100*time.Millisecond {
-		t.Errorf("a 3-put transaction took %v on 10,000 items and %v on 1,000: its cost grows with the table", large, small)
+	smallTxn, smallQuery := costs(t, l, 1_000)
+	largeTxn, largeQuery := costs(t, l, 10_000)
+	t.Logf("3-put transaction: %v at 1,000 items, %v at 10,000", smallTxn, largeTxn)
+	t.Logf("10-item Query page: %v at 1,000 items, %v at 10,000", smallQuery, largeQuery)
+	if largeTxn > 3*smallTxn+100*time.Millisecond {
+		t.Errorf("a 3-put transaction took %v on 10,000 items and %v on 1,000: its cost grows with the table", largeTxn, smallTxn)
+	}
+	if largeQuery > 3*smallQuery+50*time.Millisecond {
+		t.Errorf("a 10-item Query page took %v on 10,000 items and %v on 1,000: its cost grows with the table", largeQuery, smallQuery)
 	}
 }
 
-// txnCost fills l's table up to n items and returns the median time of
-// five 3-put transactions on it.
-func txnCost(t *testing.T, l *stack.Local, n int) time.Duration {
+// costs fills l's table (one partition) up to n items and returns the
+// median times of five 3-put transactions and five 10-item Query pages
+// that start 20 items before the partition's end.
+func costs(t *testing.T, l *stack.Local, n int) (txn, query time.Duration) {
 	t.Helper()
 	have := len(testenv.SortKeys(t, l, "P#bulk"))
 	var items []map[string]any
@@ -197,8 +204,9 @@ func txnCost(t *testing.T, l *stack.Local, n int) time.Duration {
 		items = append(items, map[string]any{"pk": "P#bulk", "sk": fmt.Sprintf("USAGE#%06d", i), "service": "messages"})
 	}
 	testenv.BatchPut(t, l, items)
+	ctx := context.Background()
 	table := aws.String(l.Table("PrivacyTable"))
-	var times []time.Duration
+	var txns, queries []time.Duration
 	for round := range 5 {
 		var writes []types.TransactWriteItem
 		for j := range 3 {
@@ -206,11 +214,23 @@ func txnCost(t *testing.T, l *stack.Local, n int) time.Duration {
 				Item: key(fmt.Sprintf("P#txn-%d-%d", n, round), fmt.Sprint(j))}})
 		}
 		start := time.Now()
-		if _, err := l.DynamoDB.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: writes}); err != nil {
+		if _, err := l.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes}); err != nil {
 			t.Fatal(err)
 		}
-		times = append(times, time.Since(start))
+		txns = append(txns, time.Since(start))
+		start = time.Now()
+		out, err := l.DynamoDB.Query(ctx, &dynamodb.QueryInput{TableName: table, KeyConditionExpression: aws.String("pk = :pk"),
+			ExpressionAttributeValues: item{":pk": str("P#bulk")}, Limit: aws.Int32(10), ConsistentRead: aws.Bool(true),
+			ExclusiveStartKey: key("P#bulk", fmt.Sprintf("USAGE#%06d", n-21))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries = append(queries, time.Since(start))
+		if len(out.Items) != 10 || out.Items[0]["sk"].(*types.AttributeValueMemberS).Value != fmt.Sprintf("USAGE#%06d", n-20) {
+			t.Fatalf("query page: %d items from %v", len(out.Items), out.Items[0]["sk"])
+		}
 	}
-	slices.Sort(times)
-	return times[len(times)/2]
+	slices.Sort(txns)
+	slices.Sort(queries)
+	return txns[len(txns)/2], queries[len(queries)/2]
 }
