@@ -16,7 +16,8 @@ import (
 // mergeItems applies the rules of package idchange to an item moved from a
 // retired id (moved, already rekeyed) and the item the new id holds under
 // the same sort key (existing). It returns the item to write under the new
-// key, or nil to keep existing as it is; the moved item goes either way.
+// key, or nil to keep existing as it is, and whether the moved item won
+// (then its twin and job follow it); the moved item goes either way.
 //
 //   - Next of kin: one list, the union of both, one closest kept
 //     (idchange.MergeKin).
@@ -30,37 +31,38 @@ import (
 //   - Everything else has a unique id in its sort key (usage log, receipts,
 //     logins, app permissions, annulments) or is the same fact twice (a
 //     death marker): the new id's item is the same record; it is kept.
-func mergeItems(moved, existing map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+func mergeItems(moved, existing map[string]types.AttributeValue) (write map[string]types.AttributeValue, movedWins bool, err error) {
 	sk := str(existing["sk"])
 	switch {
 	case sk == skProfileKin:
 		var a, b kinItem
 		if err := attributevalue.UnmarshalMap(moved, &a); err != nil {
-			return nil, fmt.Errorf("decode moved next of kin: %w", err)
+			return nil, false, fmt.Errorf("decode moved next of kin: %w", err)
 		}
 		if err := attributevalue.UnmarshalMap(existing, &b); err != nil {
-			return nil, fmt.Errorf("decode next of kin: %w", err)
+			return nil, false, fmt.Errorf("decode next of kin: %w", err)
 		}
 		out, err := attributevalue.MarshalMap(newKinItem(str(existing["pk"]), idchange.MergeKin(a.kin(), b.kin())))
 		if err != nil {
-			return nil, fmt.Errorf("encode merged next of kin: %w", err)
+			return nil, false, fmt.Errorf("encode merged next of kin: %w", err)
 		}
-		return out, nil
+		return out, false, nil
 	case sk == skConsent || sk == skSettings || sk == skSector:
+		wins := idchange.MovedWins(changedAt(moved), changedAt(existing))
 		out := maps.Clone(existing)
-		if idchange.MovedWins(changedAt(moved), changedAt(existing)) {
+		if wins {
 			out = maps.Clone(moved)
 		}
 		out["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(max(num(moved["version"]), num(existing["version"]))+1, 10)}
-		return out, nil
+		return out, wins, nil
 	case sk == skProfileChannel || sk == skProfileEmployer || sk == skProfileNeeds,
 		strings.HasPrefix(sk, skGrants), strings.HasPrefix(sk, skParent), strings.HasPrefix(sk, skChild):
 		if idchange.MovedWins(changedAt(moved), changedAt(existing)) {
-			return moved, nil
+			return moved, true, nil
 		}
-		return nil, nil
+		return nil, false, nil
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 // changedAt is when an item last changed, from the first of its time

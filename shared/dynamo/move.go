@@ -205,26 +205,24 @@ func (s Mover) merge(ctx context.Context, it, existing map[string]types.Attribut
 	oldKey := itemKey(str(it["pk"]), str(it["sk"]))
 	moved := rekey(it, from, to)
 	moved["pk"], moved["sk"] = existing["pk"], existing["sk"]
-	write, err := mergeItems(moved, existing)
+	write, movedWins, err := mergeItems(moved, existing)
 	if err != nil {
 		return err
 	}
 	actions := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.Name, Key: oldKey}}}
-	if write == nil {
-		if mpk, msk := str(it["mirrorPk"]), str(it["mirrorSk"]); mpk != "" && msk != "" {
-			actions = append(actions, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Name, Key: itemKey(mpk, msk)}})
-		}
-		return s.transact(ctx, "merge onto the new key's item", actions)
+	if write != nil {
+		cond, names, vals := unchanged(existing)
+		actions = append(actions, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: write,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
 	}
-	cond, names, vals := unchanged(existing)
-	actions = append(actions, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: write,
-		ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
-	if str(write["mirrorPk"]) != "" {
+	if movedWins {
 		rest, err := s.followers(ctx, it, from, to)
 		if err != nil {
 			return err
 		}
 		actions = append(actions, rest...)
+	} else if mpk, msk := str(it["mirrorPk"]), str(it["mirrorSk"]); mpk != "" && msk != "" {
+		actions = append(actions, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.Name, Key: itemKey(mpk, msk)}})
 	}
 	return s.transact(ctx, "merge onto the new key's item", actions)
 }

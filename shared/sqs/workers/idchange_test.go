@@ -211,6 +211,13 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 		map[string]any{"pk": bpk, "sk": "POA#GIVEN#" + kk, "grantId": "gb", "updatedAt": older, "mirrorPk": k, "mirrorSk": "POA#RECEIVED#" + strings.TrimPrefix(bpk, "P#")},
 		map[string]any{"pk": k, "sk": "POA#RECEIVED#" + strings.TrimPrefix(bpk, "P#"), "grantId": "gb", "updatedAt": older, "mirrorPk": bpk, "mirrorSk": "POA#GIVEN#" + kk},
 	)
+	// A's settings are newer and wait for a summary care record purge: the
+	// job must follow them to B.
+	w.put(
+		map[string]any{"pk": apk, "sk": "SETTINGS", "scrOptedOut": true, "scrPurgeJob": "j-scr-a", "version": 2, "updatedAt": newer},
+		map[string]any{"pk": "JOB#j-scr-a", "sk": "JOB", "jobId": "j-scr-a", "personKey": strings.TrimPrefix(apk, "P#"), "status": "pending"},
+		map[string]any{"pk": bpk, "sk": "SETTINGS", "emergencyBlock": true, "version": 5, "updatedAt": older},
+	)
 	consentB := w.item(bpk, "CONSENT")
 	nA, nB := len(w.sortKeys(apk)), len(w.sortKeys(bpk))
 
@@ -219,9 +226,15 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 	if left := w.sortKeys(apk); len(left) != 0 {
 		t.Errorf("left under A: %v", left)
 	}
-	// Merged: consent, next of kin, the grant. Everything else moved.
-	if got := len(w.sortKeys(bpk)); got != nA+nB-3 {
-		t.Errorf("B holds %d items, want %d + %d - 3 merged", got, nA, nB)
+	// Merged: consent, settings, next of kin, the grant. Everything else moved.
+	if got := len(w.sortKeys(bpk)); got != nA+nB-4 {
+		t.Errorf("B holds %d items, want %d + %d - 4 merged", got, nA, nB)
+	}
+	if st := w.item(bpk, "SETTINGS"); st["scrPurgeJob"] != "j-scr-a" || st["emergencyBlock"] == true || st["version"] != 6.0 {
+		t.Errorf("settings: %v, want A's newer settings at version 6", st)
+	}
+	if job := w.item("JOB#j-scr-a", "JOB"); job["personKey"] != strings.TrimPrefix(bpk, "P#") {
+		t.Errorf("the purge job was not repointed to B: %v", job)
 	}
 	consent := w.item(bpk, "CONSENT")
 	if consent["level"] != "basic" || consent["version"].(float64) <= consentB["version"].(float64) {
@@ -250,7 +263,7 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 	if g := w.item(k, "POA#RECEIVED#"+strings.TrimPrefix(bpk, "P#")); g["grantId"] != "ga" || g["mirrorPk"] != bpk {
 		t.Errorf("Kari's side: %v, want ga pointing at B", g)
 	}
-	if !strings.Contains(w.logs.String(), `"mergedThisSlice":3`) {
+	if !strings.Contains(w.logs.String(), `"mergedThisSlice":4`) {
 		t.Errorf("the merge is not in the log:\n%s", w.logs.String())
 	}
 }
