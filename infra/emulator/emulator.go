@@ -1,6 +1,8 @@
 // Package emulator starts and stops moto_server, the local emulation of the
 // DynamoDB and SQS APIs, on a free loopback port, behind a proxy that gives
-// DynamoDB requests DynamoDB's per-request atomicity (see proxy).
+// DynamoDB requests DynamoDB's per-request atomicity (see proxy). moto runs
+// through a launcher that makes a transaction cost what it touches rather
+// than the whole table (see motoLauncher).
 package emulator
 
 import (
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -29,10 +32,14 @@ type Server struct {
 	// Endpoint is the proxy's URL: every client talks to moto through it.
 	Endpoint string
 	// Moto is moto_server's own URL, without the proxy's serialisation.
-	Moto  string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	proxy *proxy
+	Moto string
+	// Patched: moto runs with item-level transaction rollback (see
+	// motoLauncher); false when plain moto_server runs (MOTO_PLAIN set, no
+	// python found, or a moto the launcher cannot patch).
+	Patched bool
+	cmd     *exec.Cmd
+	done    chan struct{}
+	proxy   *proxy
 }
 
 // Start runs moto_server on 127.0.0.1 on a free port and the proxy in front
@@ -57,8 +64,22 @@ func startMoto(ctx context.Context, logw io.Writer) (*Server, error) {
 	if bin == "" {
 		bin = "moto_server"
 	}
-	if _, err := exec.LookPath(bin); err != nil {
+	path, err := exec.LookPath(bin)
+	if err != nil {
 		return nil, fmt.Errorf("moto_server not found (pip install 'moto[server]'): %w", err)
+	}
+	plain := func(port int) []string { return []string{path, "-H", "127.0.0.1", "-p", fmt.Sprint(port)} }
+	argv, patched := plain, false
+	py, ok := python(path)
+	switch {
+	case os.Getenv("MOTO_PLAIN") != "":
+		// Unpatched moto, to compare (see motoLauncher).
+	case !ok:
+		fmt.Fprintf(os.Stderr, "emulator: WARNING: no python for %s; running plain moto_server (transactions cost the whole table)\n", path)
+	default:
+		argv, patched = func(port int) []string {
+			return []string{py, "-c", motoLauncher, "-H", "127.0.0.1", "-p", fmt.Sprint(port)}
+		}, true
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -66,8 +87,16 @@ func startMoto(ctx context.Context, logw io.Writer) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := start(ctx, bin, p, logw)
+		s, err := start(ctx, argv(p), p, logw)
+		var pe *patchError
+		if errors.As(err, &pe) {
+			fmt.Fprintf(os.Stderr, "emulator: WARNING: %v; running plain moto_server (transactions cost the whole table)\n", pe)
+			argv, patched = plain, false
+			attempt--
+			continue
+		}
 		if err == nil {
+			s.Patched = patched
 			return s, nil
 		}
 		lastErr = err
@@ -75,18 +104,43 @@ func startMoto(ctx context.Context, logw io.Writer) (*Server, error) {
 	return nil, lastErr
 }
 
-func start(ctx context.Context, bin string, port int, logw io.Writer) (*Server, error) {
+// patchError: the launcher found a moto it cannot patch.
+type patchError struct{ reason string }
+
+func (e *patchError) Error() string { return "moto launcher: " + e.reason }
+
+// headWriter keeps the first bytes written to it (a launcher's complaint),
+// so a long-running server's log does not grow in memory.
+type headWriter struct {
+	buf []byte
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if n := 4096 - len(h.buf); n > 0 {
+		h.buf = append(h.buf, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func start(ctx context.Context, argv []string, port int, logw io.Writer) (*Server, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = logw, logw
+	head := &headWriter{}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logw, io.MultiWriter(logw, head)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
 	s := &Server{Moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
+	exited := func() error {
+		if cmd.ProcessState.ExitCode() == launchPatchFailed {
+			return &patchError{reason: strings.TrimSpace(string(head.buf))}
+		}
+		return errors.New("moto_server exited before it was ready (port taken?)")
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Moto+"/moto-api/", nil)
@@ -104,7 +158,7 @@ func start(ctx context.Context, bin string, port int, logw io.Writer) (*Server, 
 		}
 		select {
 		case <-s.done:
-			return nil, errors.New("moto_server exited before it was ready (port taken?)")
+			return nil, exited()
 		case <-ctx.Done():
 			s.Stop()
 			return nil, ctx.Err()

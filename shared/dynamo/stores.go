@@ -69,6 +69,7 @@ type Stores struct {
 	Jobs         JobStore
 	Ledger       NoticeLedger
 	Mover        Mover
+	IDs          IDHistoryStore
 	Forms        FormStore
 	AgeJob       AgeJobStore
 	Sector       SectorStore
@@ -85,7 +86,7 @@ func StoresOn(t *Table) *Stores {
 	return &Stores{
 		Table: t, Access: AccessStore{t}, Usage: UsageStore{t}, Consent: ConsentStore{t}, Eraser: Eraser{t},
 		Grants: GrantStore{t}, Relations: RelationStore{t}, Settings: SettingsStore{t}, Profile: ProfileStore{t}, Logins: LoginStore{t}, Apps: AppStore{t},
-		Deaths: DeathStore{t}, DeathNotices: DeathNoticeStore{t}, Jobs: JobStore{t}, Ledger: NoticeLedger{t}, Mover: Mover{t}, Forms: FormStore{t},
+		Deaths: DeathStore{t}, DeathNotices: DeathNoticeStore{t}, Jobs: JobStore{t}, Ledger: NoticeLedger{t}, Mover: Mover{t}, IDs: IDHistoryStore{t}, Forms: FormStore{t},
 		AgeJob: AgeJobStore{t}, Sector: SectorStore{t},
 	}
 }

@@ -172,7 +172,7 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 	}
 	p := &notices.Processor{
 		Keys: keys, Ledger: store.Ledger, Deaths: store.Deaths, DeathNotices: store.DeathNotices,
-		Relations: store.Relations, Mover: store.Mover,
+		Relations: store.Relations, Mover: store.Mover, IDs: store.IDs,
 		Requeue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url},
 		Now:     env.Now, NewID: domain.NewID, Log: log,
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"privacycore/shared/domain/idchange"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
@@ -31,6 +32,7 @@ const (
 	OutcomeIgnoredDeceased       Outcome = "ignored_person_deceased"
 	OutcomePersonMoved           Outcome = "person_id_changed"
 	OutcomePersonMoveContinues   Outcome = "person_id_change_continues"
+	OutcomePersonMovedByChain    Outcome = "person_id_changed_along_chain"
 	OutcomeDeathAlreadyDifferent Outcome = "ignored_other_death_registered"
 )
 
@@ -62,10 +64,20 @@ type Relations interface {
 
 // Mover moves everything stored under one person key to another.
 type Mover interface {
-	// MovePerson moves items until the time until (zero: no limit); done
-	// is false when it stopped with items left to move. Calling it again
-	// goes on where it stopped (the items still under from are what is left).
-	MovePerson(ctx context.Context, from, to personkey.Key, until time.Time) (moved int, done bool, err error)
+	// MovePerson moves items until the time until (zero: no limit);
+	// Done is false when it stopped with items left to move. Calling it
+	// again goes on where it stopped (the items still under from are what
+	// is left). An item whose sort key the new key already holds is merged
+	// by the rules of package idchange, never dropped unseen: Merged
+	// counts them.
+	MovePerson(ctx context.Context, from, to personkey.Key, until time.Time) (MoveResult, error)
+}
+
+// MoveResult is what one call of MovePerson did.
+type MoveResult struct {
+	Moved  int // items now under the new key, merged ones included
+	Merged int // items the new key already held, merged by rule
+	Done   bool
 }
 
 // Requeuer sends a notice to the notice queue again: the continuation of a
@@ -88,6 +100,8 @@ type Processor struct {
 	DeathNotices DeathNotices
 	Relations    Relations
 	Mover        Mover
+	// IDs is the history of id changes (old key → new key).
+	IDs idchange.History
 	// Requeue, if set, takes the continuation of a move that did not finish
 	// within MoveSlice (0: DefaultMoveSlice); without it a move runs to the end.
 	Requeue   Requeuer
@@ -122,13 +136,12 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
 		o, err = p.parental(ctx, n)
 	case PersonIDChanged:
-		moved, done, merr := p.Mover.MovePerson(ctx, p.Keys.Key(n.Previous), p.Keys.Key(n.Current), p.moveUntil(ctx))
-		err, o = merr, OutcomePersonMoved
+		var done bool
+		o, done, err = p.changeID(ctx, n)
 		if err == nil && !done {
 			if err := p.Requeue.Requeue(ctx, body); err != nil {
 				return "", fmt.Errorf("requeue the rest of the move: %w", err)
 			}
-			p.Log.InfoContext(ctx, "person id change continues in a requeued copy", "noticeId", n.ID, "movedThisSlice", moved)
 			return OutcomePersonMoveContinues, nil // recorded when the move is done
 		}
 	default:
@@ -141,6 +154,46 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		return "", fmt.Errorf("record notice: %w", err)
 	}
 	return o, nil
+}
+
+// changeID applies person_id_changed Previous → Current, in whatever order
+// the register's notices arrive: the change is kept in the id history
+// first (so a later notice sees it, and a continuation finds it), then
+// everything under the old key moves to the id in use now: Current, or the
+// end of Current's chain when Current was itself changed already. A change
+// that closes a cycle, or contradicts one already recorded, is refused
+// (ErrRefused: the dead-letter queue, with the reason) before anything
+// moves.
+func (p *Processor) changeID(ctx context.Context, n Notice) (Outcome, bool, error) {
+	from, to := p.Keys.Key(n.Previous), p.Keys.Key(n.Current)
+	plan, err := idchange.Decide(ctx, p.IDs, from, to)
+	if errors.Is(err, idchange.ErrCycle) || errors.Is(err, idchange.ErrConflict) || errors.Is(err, idchange.ErrChainTooLong) {
+		return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if plan.Record {
+		err := p.IDs.Record(ctx, from, idchange.Change{To: to, At: n.EventTime, NoticeID: n.ID})
+		if errors.Is(err, idchange.ErrConflict) {
+			return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("record id change: %w", err)
+		}
+	}
+	r, err := p.Mover.MovePerson(ctx, from, plan.Target, p.moveUntil(ctx))
+	if err != nil {
+		return "", false, err
+	}
+	if r.Merged > 0 || !r.Done {
+		p.Log.InfoContext(ctx, "person id change moved items", "noticeId", n.ID, "movedThisSlice", r.Moved,
+			"mergedThisSlice", r.Merged, "followedChain", plan.Target != to, "done", r.Done)
+	}
+	if plan.Target != to {
+		return OutcomePersonMovedByChain, r.Done, nil
+	}
+	return OutcomePersonMoved, r.Done, nil
 }
 
 // moveUntil bounds one invocation's share of a move: MoveSlice, and never
@@ -186,5 +239,5 @@ func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
 
 // Permanent reports whether an error can never succeed on retry.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported)
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrRefused)
 }
