@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"privacycore/shared/domain/consent"
-	"privacycore/shared/domain/deletion"
 	"privacycore/shared/domain/idchange"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
@@ -50,25 +48,10 @@ const LedgerTTL = 400 * 24 * time.Hour
 
 // Deaths keeps the death marker and its deletion job.
 type Deaths interface {
-	// Annulled reports whether an annulment of this death notice arrived first.
-	Annulled(ctx context.Context, key personkey.Key, deathNoticeID string) (bool, error)
-	// RecordDeath writes the marker and a deletion job due at due, unless the
-	// notice was annulled first or is already recorded.
-	RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (Outcome, error)
 	// AnnulDeath cancels the death and its job if the job has not started.
 	AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID, annulNoticeID string, at time.Time) (Outcome, error)
 	// Deceased reports whether a death is registered (pending or purged).
 	Deceased(ctx context.Context, key personkey.Key) (bool, error)
-}
-
-// Consents withdraws consent when a person dies.
-type Consents interface {
-	WithdrawOnDeath(ctx context.Context, p consent.Person, at time.Time) error
-}
-
-// Grants deletes powers of attorney, both sides.
-type Grants interface {
-	DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error)
 }
 
 // Relations stores parental responsibility, one item on each side.
@@ -111,13 +94,12 @@ const DefaultMoveSlice = 15 * time.Second
 
 // Processor applies register notices exactly once.
 type Processor struct {
-	Keys      *personkey.Keyer
-	Ledger    Ledger
-	Deaths    Deaths
-	Consents  Consents
-	Grants    Grants
-	Relations Relations
-	Mover     Mover
+	Keys         *personkey.Keyer
+	Ledger       Ledger
+	Deaths       Deaths
+	DeathNotices DeathNotices
+	Relations    Relations
+	Mover        Mover
 	// IDs is the history of id changes (old key → new key).
 	IDs idchange.History
 	// Requeue, if set, takes the continuation of a move that did not finish
@@ -125,6 +107,7 @@ type Processor struct {
 	Requeue   Requeuer
 	MoveSlice time.Duration
 	Now       func() time.Time
+	NewID     func() string // history event ids
 	Log       *slog.Logger
 }
 
@@ -136,6 +119,9 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	if err != nil {
 		return "", err
 	}
+	if n.Type == Death {
+		return p.death(ctx, n, received) // reads and writes its ledger entry with the rest
+	}
 	seen, err := p.Ledger.Processed(ctx, n.ID)
 	if err != nil {
 		return "", fmt.Errorf("check ledger: %w", err)
@@ -145,8 +131,6 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	}
 	var o Outcome
 	switch n.Type {
-	case Death:
-		o, err = p.death(ctx, n, received)
 	case DeathAnnulled:
 		o, err = p.Deaths.AnnulDeath(ctx, p.Keys.Key(n.Person), n.Annuls, n.ID, p.Now().UTC())
 	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
@@ -228,28 +212,6 @@ func (p *Processor) moveUntil(ctx context.Context) time.Time {
 		}
 	}
 	return p.Now().Add(d)
-}
-
-// death withdraws consent (channel: register) and deletes every power of
-// attorney given and received at once, then records the marker and a
-// deletion job due 30 days after receipt. Each step is idempotent, so a
-// retry after a crash between steps has the same result.
-func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Outcome, error) {
-	key := p.Keys.Key(n.Person)
-	annulled, err := p.Deaths.Annulled(ctx, key, n.ID)
-	if err != nil {
-		return "", err
-	}
-	if annulled {
-		return OutcomeDeathAnnulledEarlier, nil
-	}
-	if err := p.Consents.WithdrawOnDeath(ctx, consent.Person{Key: key}, received); err != nil {
-		return "", fmt.Errorf("withdraw consent: %w", err)
-	}
-	if _, err := p.Grants.DeleteAllGrants(ctx, key); err != nil {
-		return "", fmt.Errorf("delete powers of attorney: %w", err)
-	}
-	return p.Deaths.RecordDeath(ctx, key, n.ID, received, received.Add(deletion.Delay))
 }
 
 func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
