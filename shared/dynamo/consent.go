@@ -67,43 +67,15 @@ func (s ConsentStore) Consent(ctx context.Context, key personkey.Key) (consent.S
 	if err != nil {
 		return consent.State{}, fmt.Errorf("get consent item: %w", err)
 	}
-	if out.Item == nil {
-		return consent.State{Status: consent.StatusNone}, nil
-	}
-	var it consentItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return consent.State{}, fmt.Errorf("decode consent item: %w", err)
-	}
-	at, _ := time.Parse(timeLayout, it.UpdatedAt)
-	return consent.State{
-		Status: consent.Status(it.Status), Level: consent.Level(it.Level), PatientTravel: it.PatientTravel,
-		Version: it.Version, UpdatedAt: at, Channel: consent.Channel(it.Channel), WithdrawalID: it.WithdrawalID,
-	}, nil
+	return decodeConsent(out.Item)
 }
 
 // Apply implements consent.Store with one TransactWriteItems call.
 func (s ConsentStore) Apply(ctx context.Context, key personkey.Key, next consent.State, expect int64, ev consent.Event, r *consent.Receipt) error {
 	pk := PersonPK(key)
-	state, err := attributevalue.MarshalMap(consentItem{
-		PK: pk, SK: skConsent, Status: string(next.Status), Level: string(next.Level), PatientTravel: next.PatientTravel,
-		Version: next.Version, UpdatedAt: next.UpdatedAt.UTC().Format(timeLayout), Channel: string(next.Channel), WithdrawalID: next.WithdrawalID,
-	})
+	items, err := consentPuts(s.Name, pk, next, expect, ev)
 	if err != nil {
-		return fmt.Errorf("encode consent item: %w", err)
-	}
-	cond, names, vals := atVersion(expect)
-	put := &types.Put{TableName: &s.Name, Item: state, ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
-	event, err := attributevalue.MarshalMap(eventItem{
-		PK: pk, SK: skConsentLog + ev.At.UTC().Format(timeLayout) + "#" + ev.ID, ID: ev.ID, At: ev.At.UTC().Format(timeLayout),
-		Action: string(ev.Action), Level: string(ev.Level), PatientTravel: ev.PatientTravel, Channel: string(ev.Channel), Version: ev.Version,
-		FormID: ev.FormID, Operator: ev.Operator,
-	})
-	if err != nil {
-		return fmt.Errorf("encode consent event: %w", err)
-	}
-	items := []types.TransactWriteItem{
-		{Put: put},
-		{Put: &types.Put{TableName: &s.Name, Item: event, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		return err
 	}
 	if r != nil {
 		rec, err := attributevalue.MarshalMap(toReceiptItem(pk, *r))
@@ -208,6 +180,47 @@ func (s GrantStore) GivenBy(ctx context.Context, key personkey.Key) ([]consent.G
 		}
 	}
 	return grants, nil
+}
+
+// consentPuts are the two writes of a consent change: the state, only if
+// it is still at version expect, and the history event.
+func consentPuts(table, pk string, next consent.State, expect int64, ev consent.Event) ([]types.TransactWriteItem, error) {
+	state, err := attributevalue.MarshalMap(consentItem{
+		PK: pk, SK: skConsent, Status: string(next.Status), Level: string(next.Level), PatientTravel: next.PatientTravel,
+		Version: next.Version, UpdatedAt: next.UpdatedAt.UTC().Format(timeLayout), Channel: string(next.Channel), WithdrawalID: next.WithdrawalID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode consent item: %w", err)
+	}
+	cond, names, vals := atVersion(expect)
+	event, err := attributevalue.MarshalMap(eventItem{
+		PK: pk, SK: skConsentLog + ev.At.UTC().Format(timeLayout) + "#" + ev.ID, ID: ev.ID, At: ev.At.UTC().Format(timeLayout),
+		Action: string(ev.Action), Level: string(ev.Level), PatientTravel: ev.PatientTravel, Channel: string(ev.Channel), Version: ev.Version,
+		FormID: ev.FormID, Operator: ev.Operator,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode consent event: %w", err)
+	}
+	return []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &table, Item: state, ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}},
+		{Put: &types.Put{TableName: &table, Item: event, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}, nil
+}
+
+// decodeConsent is the state in a consent item; StatusNone if there is none.
+func decodeConsent(item map[string]types.AttributeValue) (consent.State, error) {
+	if item == nil {
+		return consent.State{Status: consent.StatusNone}, nil
+	}
+	var it consentItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return consent.State{}, fmt.Errorf("decode consent item: %w", err)
+	}
+	at, _ := time.Parse(timeLayout, it.UpdatedAt)
+	return consent.State{
+		Status: consent.Status(it.Status), Level: consent.Level(it.Level), PatientTravel: it.PatientTravel,
+		Version: it.Version, UpdatedAt: at, Channel: consent.Channel(it.Channel), WithdrawalID: it.WithdrawalID,
+	}, nil
 }
 
 func itemKey(pk, sk string) map[string]types.AttributeValue {

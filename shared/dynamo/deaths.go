@@ -46,38 +46,36 @@ func DeathJobID(key personkey.Key, noticeID string) string {
 	return "death-" + hex.EncodeToString(sum[:12])
 }
 
-// Annulled implements notices.Deaths.
-func (s DeathStore) Annulled(ctx context.Context, key personkey.Key, deathNoticeID string) (bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.Name, Key: itemKey(PersonPK(key), skAnnulled+deathNoticeID), ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("pk"),
-	})
-	if err != nil {
-		return false, fmt.Errorf("get annulment: %w", err)
-	}
-	return out.Item != nil, nil
-}
-
-// RecordDeath implements notices.Deaths: the death marker and the deletion
-// job in one transaction, which also checks that no annulment of this
-// notice arrived first.
-func (s DeathStore) RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (notices.Outcome, error) {
-	pk := PersonPK(key)
+// deathItems are a pending death marker and its deletion job, due at due.
+func deathItems(key personkey.Key, noticeID string, received, due, now time.Time) (marker, job map[string]types.AttributeValue, err error) {
 	jobID := DeathJobID(key, noticeID)
-	marker, err := attributevalue.MarshalMap(deceasedItem{
-		PK: pk, SK: skDeceased, Status: deathPending, NoticeID: noticeID, JobID: jobID,
+	marker, err = attributevalue.MarshalMap(deceasedItem{
+		PK: PersonPK(key), SK: skDeceased, Status: deathPending, NoticeID: noticeID, JobID: jobID,
 		ReceivedAt: received.UTC().Format(timeLayout), DueAt: due.UTC().Format(timeLayout),
 	})
 	if err != nil {
-		return "", fmt.Errorf("encode death marker: %w", err)
+		return nil, nil, fmt.Errorf("encode death marker: %w", err)
 	}
-	job, err := attributevalue.MarshalMap(jobItem{
+	job, err = attributevalue.MarshalMap(jobItem{
 		PK: jobPK(jobID), SK: skJob, JobID: jobID, PersonKey: string(key), Reason: string(consent.ReasonDeath),
 		Status: string(deletion.StatusPending), DueAt: due.UTC().Format(timeLayout), DueBucket: dueBucket,
-		NoticeID: noticeID, CreatedAt: s.Now().UTC().Format(timeLayout),
+		NoticeID: noticeID, CreatedAt: now.UTC().Format(timeLayout),
 	})
 	if err != nil {
-		return "", fmt.Errorf("encode job: %w", err)
+		return nil, nil, fmt.Errorf("encode job: %w", err)
+	}
+	return marker, job, nil
+}
+
+// RecordDeath writes the death marker and the deletion job alone, in one
+// transaction that also checks that no annulment of this notice arrived
+// first (tests and tools seed deaths with it; the notice worker records a
+// death with everything else the notice changes, see DeathNoticeStore).
+func (s DeathStore) RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (notices.Outcome, error) {
+	pk := PersonPK(key)
+	marker, job, err := deathItems(key, noticeID, received, due, s.Now())
+	if err != nil {
+		return "", err
 	}
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{

@@ -176,14 +176,7 @@ func (s ProfileStore) NextOfKin(ctx context.Context, key personkey.Key) (profile
 // (with no entries) when the last next of kin is removed, so versions never
 // repeat and a stale If-Match can never match a later state.
 func (s ProfileStore) SaveNextOfKin(ctx context.Context, key personkey.Key, next profile.Kin, expect int64) error {
-	it := kinItem{
-		PK: PersonPK(key), SK: skProfileKin, Items: make([]kinEntry, 0, len(next.Items)), Closest: next.Closest,
-		Version: next.Version, UpdatedAt: next.UpdatedAt.UTC().Format(timeLayout),
-	}
-	for _, n := range next.Items {
-		it.Items = append(it.Items, kinEntry{ID: n.ID, Name: n.Name, Phone: n.Phone, Email: n.Email, Relation: string(n.Relation), AddedAt: n.AddedAt.UTC().Format(timeLayout)})
-	}
-	av, err := attributevalue.MarshalMap(it)
+	av, err := attributevalue.MarshalMap(newKinItem(PersonPK(key), next))
 	if err != nil {
 		return fmt.Errorf("encode next of kin: %w", err)
 	}
@@ -387,6 +380,17 @@ func profileItems(ctx context.Context, s *Table, pk, prefix string) ([]map[strin
 		items = append(items, out.Items...)
 	}
 	return items, nil
+}
+
+func newKinItem(pk string, k profile.Kin) kinItem {
+	it := kinItem{
+		PK: pk, SK: skProfileKin, Items: make([]kinEntry, 0, len(k.Items)), Closest: k.Closest,
+		Version: k.Version, UpdatedAt: k.UpdatedAt.UTC().Format(timeLayout),
+	}
+	for _, n := range k.Items {
+		it.Items = append(it.Items, kinEntry{ID: n.ID, Name: n.Name, Phone: n.Phone, Email: n.Email, Relation: string(n.Relation), AddedAt: n.AddedAt.UTC().Format(timeLayout)})
+	}
+	return it
 }
 
 func (k kinItem) kin() profile.Kin {

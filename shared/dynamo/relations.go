@@ -144,28 +144,6 @@ func (s RelationStore) relatedKeys(ctx context.Context, pk, prefix string) ([]pe
 	return keys, err
 }
 
-// DeleteAllGrants implements notices.Grants: every power of attorney the
-// person gave or received, with the other side's twin.
-func (s GrantStore) DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error) {
-	var del []map[string]types.AttributeValue
-	n := 0
-	err := eachPrefix(ctx, s.Table, PersonPK(key), skGrants, func(k erasable) error {
-		n++
-		del = append(del, itemKey(k.PK, k.SK))
-		if k.MirrorPK != "" && k.MirrorSK != "" {
-			del = append(del, itemKey(k.MirrorPK, k.MirrorSK))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	if err := s.deleteKeys(ctx, del); err != nil {
-		return 0, fmt.Errorf("delete powers of attorney: %w", err)
-	}
-	return n, nil
-}
-
 // eachPrefix visits the keys of a partition's items whose sort key starts with prefix.
 func eachPrefix(ctx context.Context, s *Table, pk, prefix string, fn func(erasable) error) error {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{

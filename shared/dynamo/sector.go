@@ -42,6 +42,9 @@ type sectorItem struct {
 	Research   map[string]bool   `dynamodbav:"research"`
 	Since      map[string]string `dynamodbav:"since"`
 	Version    int64             `dynamodbav:"version"`
+	// UpdatedAt is the time of the last change (absent on items written
+	// before it existed); a merge after an id change compares it.
+	UpdatedAt string `dynamodbav:"updatedAt,omitempty"`
 }
 
 type sectorChangeItem struct {
@@ -118,6 +121,11 @@ func (s SectorStore) SaveSector(ctx context.Context, key personkey.Key, u sector
 	}
 	for k, v := range n.Since {
 		it.Since[string(k)] = v.UTC().Format(timeLayout)
+	}
+	for _, c := range u.Changes {
+		if at := c.At.UTC().Format(timeLayout); at > it.UpdatedAt {
+			it.UpdatedAt = at
+		}
 	}
 	state, err := attributevalue.MarshalMap(it)
 	if err != nil {

@@ -46,6 +46,9 @@ type settingsItem struct {
 	SCRGeneration        int    `dynamodbav:"scrGeneration"`
 	SCRPurgeJob          string `dynamodbav:"scrPurgeJob,omitempty"`
 	Version              int64  `dynamodbav:"version"`
+	// UpdatedAt is the time of the last change (absent on items written
+	// before it existed); a merge after an id change compares it.
+	UpdatedAt string `dynamodbav:"updatedAt,omitempty"`
 }
 
 // Settings returns a person's privacy settings (all off if never set).
@@ -76,6 +79,7 @@ func (s SettingsStore) Save(ctx context.Context, key personkey.Key, u settings.U
 	it := settingsItem{
 		PK: pk, SK: skSettings, EmergencyBlock: n.EmergencyBlock, PatientRecordRemoved: n.PatientRecordRemoved,
 		SCRAccessRemoved: n.SCRAccessRemoved, SCROptedOut: n.SCROptedOut, SCRGeneration: n.SCRGeneration, SCRPurgeJob: n.SCRPurgeJob, Version: n.Version,
+		UpdatedAt: u.Change.At.UTC().Format(timeLayout),
 	}
 	if !n.SCROptedOutAt.IsZero() {
 		it.SCROptedOutAt = n.SCROptedOutAt.UTC().Format(timeLayout)

@@ -33,6 +33,9 @@ type (
 	AppStore struct{ *Table }
 	// DeathStore keeps death markers and annulments (DECEASED, ANNULLED#).
 	DeathStore struct{ *Table }
+	// DeathNoticeStore reads and writes everything one death notice
+	// touches (ledger, annulment, consent, marker, job, grants) at once.
+	DeathNoticeStore struct{ *Table }
 	// JobStore keeps delayed deletion jobs (JOB#).
 	JobStore struct{ *Table }
 	// NoticeLedger remembers processed register notices (NOTICE#).
@@ -50,24 +53,26 @@ type (
 
 // Stores are all the stores on one table.
 type Stores struct {
-	Table     *Table
-	Access    AccessStore
-	Usage     UsageStore
-	Consent   ConsentStore
-	Eraser    Eraser
-	Grants    GrantStore
-	Relations RelationStore
-	Settings  SettingsStore
-	Profile   ProfileStore
-	Logins    LoginStore
-	Apps      AppStore
-	Deaths    DeathStore
-	Jobs      JobStore
-	Ledger    NoticeLedger
-	Mover     Mover
-	Forms     FormStore
-	AgeJob    AgeJobStore
-	Sector    SectorStore
+	Table        *Table
+	Access       AccessStore
+	Usage        UsageStore
+	Consent      ConsentStore
+	Eraser       Eraser
+	Grants       GrantStore
+	Relations    RelationStore
+	Settings     SettingsStore
+	Profile      ProfileStore
+	Logins       LoginStore
+	Apps         AppStore
+	Deaths       DeathStore
+	DeathNotices DeathNoticeStore
+	Jobs         JobStore
+	Ledger       NoticeLedger
+	Mover        Mover
+	IDs          IDHistoryStore
+	Forms        FormStore
+	AgeJob       AgeJobStore
+	Sector       SectorStore
 }
 
 // NewStores returns every store on table, sharing one handle.
@@ -81,7 +86,7 @@ func StoresOn(t *Table) *Stores {
 	return &Stores{
 		Table: t, Access: AccessStore{t}, Usage: UsageStore{t}, Consent: ConsentStore{t}, Eraser: Eraser{t},
 		Grants: GrantStore{t}, Relations: RelationStore{t}, Settings: SettingsStore{t}, Profile: ProfileStore{t}, Logins: LoginStore{t}, Apps: AppStore{t},
-		Deaths: DeathStore{t}, Jobs: JobStore{t}, Ledger: NoticeLedger{t}, Mover: Mover{t}, Forms: FormStore{t},
+		Deaths: DeathStore{t}, DeathNotices: DeathNoticeStore{t}, Jobs: JobStore{t}, Ledger: NoticeLedger{t}, Mover: Mover{t}, IDs: IDHistoryStore{t}, Forms: FormStore{t},
 		AgeJob: AgeJobStore{t}, Sector: SectorStore{t},
 	}
 }

@@ -171,10 +171,10 @@ func NoticeWorker(env Env) (SQSHandler, error) {
 		return nil, err
 	}
 	p := &notices.Processor{
-		Keys: keys, Ledger: store.Ledger, Deaths: store.Deaths, Consents: env.consentService(store), Grants: store.Grants,
-		Relations: store.Relations, Mover: store.Mover,
+		Keys: keys, Ledger: store.Ledger, Deaths: store.Deaths, DeathNotices: store.DeathNotices,
+		Relations: store.Relations, Mover: store.Mover, IDs: store.IDs,
 		Requeue: queue.Single{SQS: sqs.NewFromConfig(env.AWS), QueueURL: url},
-		Now:     env.Now, Log: log,
+		Now:     env.Now, NewID: domain.NewID, Log: log,
 	}
 	m := env.Metrics()
 	return m.SQS("notice-worker", (&workers.Notices{Processor: p, Log: log, Now: env.Now, Metrics: m}).Handle), nil

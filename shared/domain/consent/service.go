@@ -272,31 +272,19 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 	return s.finish(ctx, p, r.ID)
 }
 
-// WithdrawOnDeath withdraws consent when the population register reports a
-// death (channel: registry). Unlike Withdraw it deletes nothing now: all of
-// the person's data goes 30 days later, unless the death is annulled. It is
-// a no-op if consent is not active, so a redelivered notice has one effect.
-func (s *Service) WithdrawOnDeath(ctx context.Context, p Person, at time.Time) error {
-	for attempt := 1; ; attempt++ {
-		cur, err := s.Store.Consent(ctx, p.Key)
-		if err != nil {
-			return fmt.Errorf("read consent: %w", err)
-		}
-		if cur.Status != StatusActive {
-			return nil
-		}
-		now := at.UTC()
-		next := State{Status: StatusWithdrawn, Version: cur.Version + 1, UpdatedAt: now, Channel: ChannelRegistry}
-		ev := Event{ID: s.NewID(), At: now, Action: ActionWithdraw, Channel: ChannelRegistry, Version: next.Version}
-		err = s.Store.Apply(ctx, p.Key, next, cur.Version, ev, nil)
-		if errors.Is(err, ErrVersionConflict) && attempt < 5 {
-			continue // changed meanwhile: look again
-		}
-		if err != nil {
-			return fmt.Errorf("write consent: %w", err)
-		}
-		return nil
+// WithdrawnOnDeath is the consent after the population register reports a
+// death at at (channel: registry), with its history event. Unlike Withdraw
+// it deletes nothing now: all of the person's data goes 30 days later,
+// unless the death is annulled. ok is false when consent is not active:
+// there is nothing to withdraw, so a redelivered notice has one effect.
+func WithdrawnOnDeath(cur State, at time.Time, eventID string) (next State, ev Event, ok bool) {
+	if cur.Status != StatusActive {
+		return State{}, Event{}, false
 	}
+	now := at.UTC()
+	next = State{Status: StatusWithdrawn, Version: cur.Version + 1, UpdatedAt: now, Channel: ChannelRegistry}
+	ev = Event{ID: eventID, At: now, Action: ActionWithdraw, Channel: ChannelRegistry, Version: next.Version}
+	return next, ev, true
 }
 
 func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Receipt, error) {

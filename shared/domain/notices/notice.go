@@ -42,6 +42,10 @@ const (
 // but not for this code. It must reach the dead-letter queue, never be dropped.
 var ErrUnsupported = errors.New("unsupported notice")
 
+// ErrRefused marks a well-formed notice that must not be applied, such as
+// an id change that would close a cycle; the error says why.
+var ErrRefused = errors.New("notice refused")
+
 // ErrInvalid marks a notice that is malformed or fails validation.
 var ErrInvalid = errors.New("invalid notice")
 

@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"privacycore/shared/domain/consent"
-	"privacycore/shared/domain/deletion"
+	"privacycore/shared/domain/idchange"
 	"privacycore/shared/domain/nin"
 	"privacycore/shared/domain/personkey"
 )
@@ -33,6 +32,7 @@ const (
 	OutcomeIgnoredDeceased       Outcome = "ignored_person_deceased"
 	OutcomePersonMoved           Outcome = "person_id_changed"
 	OutcomePersonMoveContinues   Outcome = "person_id_change_continues"
+	OutcomePersonMovedByChain    Outcome = "person_id_changed_along_chain"
 	OutcomeDeathAlreadyDifferent Outcome = "ignored_other_death_registered"
 )
 
@@ -48,25 +48,10 @@ const LedgerTTL = 400 * 24 * time.Hour
 
 // Deaths keeps the death marker and its deletion job.
 type Deaths interface {
-	// Annulled reports whether an annulment of this death notice arrived first.
-	Annulled(ctx context.Context, key personkey.Key, deathNoticeID string) (bool, error)
-	// RecordDeath writes the marker and a deletion job due at due, unless the
-	// notice was annulled first or is already recorded.
-	RecordDeath(ctx context.Context, key personkey.Key, noticeID string, received, due time.Time) (Outcome, error)
 	// AnnulDeath cancels the death and its job if the job has not started.
 	AnnulDeath(ctx context.Context, key personkey.Key, deathNoticeID, annulNoticeID string, at time.Time) (Outcome, error)
 	// Deceased reports whether a death is registered (pending or purged).
 	Deceased(ctx context.Context, key personkey.Key) (bool, error)
-}
-
-// Consents withdraws consent when a person dies.
-type Consents interface {
-	WithdrawOnDeath(ctx context.Context, p consent.Person, at time.Time) error
-}
-
-// Grants deletes powers of attorney, both sides.
-type Grants interface {
-	DeleteAllGrants(ctx context.Context, key personkey.Key) (int, error)
 }
 
 // Relations stores parental responsibility, one item on each side.
@@ -79,10 +64,20 @@ type Relations interface {
 
 // Mover moves everything stored under one person key to another.
 type Mover interface {
-	// MovePerson moves items until the time until (zero: no limit); done
-	// is false when it stopped with items left to move. Calling it again
-	// goes on where it stopped (the items still under from are what is left).
-	MovePerson(ctx context.Context, from, to personkey.Key, until time.Time) (moved int, done bool, err error)
+	// MovePerson moves items until the time until (zero: no limit);
+	// Done is false when it stopped with items left to move. Calling it
+	// again goes on where it stopped (the items still under from are what
+	// is left). An item whose sort key the new key already holds is merged
+	// by the rules of package idchange, never dropped unseen: Merged
+	// counts them.
+	MovePerson(ctx context.Context, from, to personkey.Key, until time.Time) (MoveResult, error)
+}
+
+// MoveResult is what one call of MovePerson did.
+type MoveResult struct {
+	Moved  int // items now under the new key, merged ones included
+	Merged int // items the new key already held, merged by rule
+	Done   bool
 }
 
 // Requeuer sends a notice to the notice queue again: the continuation of a
@@ -99,18 +94,20 @@ const DefaultMoveSlice = 15 * time.Second
 
 // Processor applies register notices exactly once.
 type Processor struct {
-	Keys      *personkey.Keyer
-	Ledger    Ledger
-	Deaths    Deaths
-	Consents  Consents
-	Grants    Grants
-	Relations Relations
-	Mover     Mover
+	Keys         *personkey.Keyer
+	Ledger       Ledger
+	Deaths       Deaths
+	DeathNotices DeathNotices
+	Relations    Relations
+	Mover        Mover
+	// IDs is the history of id changes (old key → new key).
+	IDs idchange.History
 	// Requeue, if set, takes the continuation of a move that did not finish
 	// within MoveSlice (0: DefaultMoveSlice); without it a move runs to the end.
 	Requeue   Requeuer
 	MoveSlice time.Duration
 	Now       func() time.Time
+	NewID     func() string // history event ids
 	Log       *slog.Logger
 }
 
@@ -122,6 +119,9 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	if err != nil {
 		return "", err
 	}
+	if n.Type == Death {
+		return p.death(ctx, n, received) // reads and writes its ledger entry with the rest
+	}
 	seen, err := p.Ledger.Processed(ctx, n.ID)
 	if err != nil {
 		return "", fmt.Errorf("check ledger: %w", err)
@@ -131,20 +131,17 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	}
 	var o Outcome
 	switch n.Type {
-	case Death:
-		o, err = p.death(ctx, n, received)
 	case DeathAnnulled:
 		o, err = p.Deaths.AnnulDeath(ctx, p.Keys.Key(n.Person), n.Annuls, n.ID, p.Now().UTC())
 	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
 		o, err = p.parental(ctx, n)
 	case PersonIDChanged:
-		moved, done, merr := p.Mover.MovePerson(ctx, p.Keys.Key(n.Previous), p.Keys.Key(n.Current), p.moveUntil(ctx))
-		err, o = merr, OutcomePersonMoved
+		var done bool
+		o, done, err = p.changeID(ctx, n)
 		if err == nil && !done {
 			if err := p.Requeue.Requeue(ctx, body); err != nil {
 				return "", fmt.Errorf("requeue the rest of the move: %w", err)
 			}
-			p.Log.InfoContext(ctx, "person id change continues in a requeued copy", "noticeId", n.ID, "movedThisSlice", moved)
 			return OutcomePersonMoveContinues, nil // recorded when the move is done
 		}
 	default:
@@ -157,6 +154,46 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		return "", fmt.Errorf("record notice: %w", err)
 	}
 	return o, nil
+}
+
+// changeID applies person_id_changed Previous → Current, in whatever order
+// the register's notices arrive: the change is kept in the id history
+// first (so a later notice sees it, and a continuation finds it), then
+// everything under the old key moves to the id in use now: Current, or the
+// end of Current's chain when Current was itself changed already. A change
+// that closes a cycle, or contradicts one already recorded, is refused
+// (ErrRefused: the dead-letter queue, with the reason) before anything
+// moves.
+func (p *Processor) changeID(ctx context.Context, n Notice) (Outcome, bool, error) {
+	from, to := p.Keys.Key(n.Previous), p.Keys.Key(n.Current)
+	plan, err := idchange.Decide(ctx, p.IDs, from, to)
+	if errors.Is(err, idchange.ErrCycle) || errors.Is(err, idchange.ErrConflict) || errors.Is(err, idchange.ErrChainTooLong) {
+		return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if plan.Record {
+		err := p.IDs.Record(ctx, from, idchange.Change{To: to, At: n.EventTime, NoticeID: n.ID})
+		if errors.Is(err, idchange.ErrConflict) {
+			return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("record id change: %w", err)
+		}
+	}
+	r, err := p.Mover.MovePerson(ctx, from, plan.Target, p.moveUntil(ctx))
+	if err != nil {
+		return "", false, err
+	}
+	if r.Merged > 0 || !r.Done {
+		p.Log.InfoContext(ctx, "person id change moved items", "noticeId", n.ID, "movedThisSlice", r.Moved,
+			"mergedThisSlice", r.Merged, "followedChain", plan.Target != to, "done", r.Done)
+	}
+	if plan.Target != to {
+		return OutcomePersonMovedByChain, r.Done, nil
+	}
+	return OutcomePersonMoved, r.Done, nil
 }
 
 // moveUntil bounds one invocation's share of a move: MoveSlice, and never
@@ -175,28 +212,6 @@ func (p *Processor) moveUntil(ctx context.Context) time.Time {
 		}
 	}
 	return p.Now().Add(d)
-}
-
-// death withdraws consent (channel: register) and deletes every power of
-// attorney given and received at once, then records the marker and a
-// deletion job due 30 days after receipt. Each step is idempotent, so a
-// retry after a crash between steps has the same result.
-func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Outcome, error) {
-	key := p.Keys.Key(n.Person)
-	annulled, err := p.Deaths.Annulled(ctx, key, n.ID)
-	if err != nil {
-		return "", err
-	}
-	if annulled {
-		return OutcomeDeathAnnulledEarlier, nil
-	}
-	if err := p.Consents.WithdrawOnDeath(ctx, consent.Person{Key: key}, received); err != nil {
-		return "", fmt.Errorf("withdraw consent: %w", err)
-	}
-	if _, err := p.Grants.DeleteAllGrants(ctx, key); err != nil {
-		return "", fmt.Errorf("delete powers of attorney: %w", err)
-	}
-	return p.Deaths.RecordDeath(ctx, key, n.ID, received, received.Add(deletion.Delay))
 }
 
 func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
@@ -224,5 +239,5 @@ func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
 
 // Permanent reports whether an error can never succeed on retry.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported)
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrRefused)
 }

@@ -154,6 +154,17 @@ func BenchmarkWithdraw100k(b *testing.B) {
 		if r, _ := consentFn(context.Background(), ev); r.StatusCode != 200 {
 			b.Fatalf("give: %d %s", r.StatusCode, r.Body)
 		}
+		pk, other := dynamo.PersonPK(keys.Key(id)), dynamo.PersonPK(keys.Key(nin.ForTest(nin.Date{Year: 1980, Month: 3, Day: 3}, true)))
+		var grants []map[string]any
+		for j := range 3 {
+			g, r := fmt.Sprintf("g%d-%d", i, j), fmt.Sprintf("r%d-%d", i, j)
+			grants = append(grants,
+				map[string]any{"pk": pk, "sk": "POA#GIVEN#" + g, "grantId": g, "mirrorPk": other, "mirrorSk": "POA#RECEIVED#" + g},
+				map[string]any{"pk": other, "sk": "POA#RECEIVED#" + g, "grantId": g, "mirrorPk": pk, "mirrorSk": "POA#GIVEN#" + g},
+				map[string]any{"pk": pk, "sk": "POA#RECEIVED#" + r, "grantId": r, "mirrorPk": other, "mirrorSk": "POA#GIVEN#" + r},
+				map[string]any{"pk": other, "sk": "POA#GIVEN#" + r, "grantId": r, "mirrorPk": pk, "mirrorSk": "POA#RECEIVED#" + r})
+		}
+		testenv.BatchPut(b, local, grants)
 		seedUsage(b, local, dynamo.PersonPK(keys.Key(id)), n)
 		floorTxn, floorQuery := emulatorFloor(b, local, i)
 		txnMS += float64(floorTxn.Milliseconds())
@@ -232,11 +243,13 @@ func BenchmarkWithdraw100k(b *testing.B) {
 	fmt.Printf("emulator_query_ms_100k=%d\n", int(queryMS/iters+0.5))
 }
 
-// BenchmarkDeathNoticeCalls counts the DynamoDB requests the notice worker
-// makes for one death notice (a person with consent, a power of attorney
-// given and one received).
+// BenchmarkDeathNoticeCalls counts the DynamoDB requests the wired notice
+// worker makes for one death notice (a person with consent, three powers
+// of attorney given and three received, each with its twin); the test
+// TestDeathNoticeTakesAtMostFourCalls holds it to at most 4.
 func BenchmarkDeathNoticeCalls(b *testing.B) {
 	local := testenv.New(b)
+	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	counter := &ddbCounter{}
 	h, err := wire.NoticeWorker(envFor(b, local, "NoticeWorkerFunction", counter, nil))
 	if err != nil {
@@ -255,6 +268,17 @@ func BenchmarkDeathNoticeCalls(b *testing.B) {
 		if r, _ := consentFn(context.Background(), ev); r.StatusCode != 200 {
 			b.Fatalf("give: %d %s", r.StatusCode, r.Body)
 		}
+		pk, other := dynamo.PersonPK(keys.Key(id)), dynamo.PersonPK(keys.Key(nin.ForTest(nin.Date{Year: 1980, Month: 3, Day: 3}, true)))
+		var grants []map[string]any
+		for j := range 3 {
+			g, r := fmt.Sprintf("g%d-%d", i, j), fmt.Sprintf("r%d-%d", i, j)
+			grants = append(grants,
+				map[string]any{"pk": pk, "sk": "POA#GIVEN#" + g, "grantId": g, "mirrorPk": other, "mirrorSk": "POA#RECEIVED#" + g},
+				map[string]any{"pk": other, "sk": "POA#RECEIVED#" + g, "grantId": g, "mirrorPk": pk, "mirrorSk": "POA#GIVEN#" + g},
+				map[string]any{"pk": pk, "sk": "POA#RECEIVED#" + r, "grantId": r, "mirrorPk": other, "mirrorSk": "POA#GIVEN#" + r},
+				map[string]any{"pk": other, "sk": "POA#GIVEN#" + r, "grantId": r, "mirrorPk": pk, "mirrorSk": "POA#RECEIVED#" + r})
+		}
+		testenv.BatchPut(b, local, grants)
 		body := fmt.Sprintf(`{"version":1,"noticeId":"bench-death-%d","type":"death","eventTime":"2026-11-20T08:15:00Z","person":"%s"}`, i, id.Digits())
 		counter.n.Store(0)
 		b.StartTimer()
@@ -265,6 +289,9 @@ func BenchmarkDeathNoticeCalls(b *testing.B) {
 			b.Fatalf("death notice failed: %v %v", err, res.BatchItemFailures)
 		}
 		calls += counter.n.Load()
+		if left := testenv.CountPrefix(testenv.SortKeys(b, local, pk), "POA#"); left > 0 {
+			b.Fatalf("%d powers of attorney left", left)
+		}
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "ddb-calls/notice")

@@ -51,7 +51,7 @@ func TestLargeIDChangeContinuesInSlices(t *testing.T) {
 	}
 	worker := func(db dynamo.DB) *workers.Notices {
 		s := dynamo.NewStores(db, w.local.Table("PrivacyTable"), w.clock.Now)
-		p := &notices.Processor{Keys: w.keys, Ledger: s.Ledger, Deaths: s.Deaths, Grants: s.Grants, Relations: s.Relations, Mover: s.Mover,
+		p := &notices.Processor{Keys: w.keys, Ledger: s.Ledger, Deaths: s.Deaths, DeathNotices: s.DeathNotices, Relations: s.Relations, Mover: s.Mover, IDs: s.IDs,
 			Requeue: queue.Single{SQS: w.local.SQS, QueueURL: url}, MoveSlice: time.Nanosecond, Now: w.clock.Now, Log: obs.NewLogger(io.Discard, nil)}
 		return &workers.Notices{Processor: p, Log: obs.NewLogger(io.Discard, nil), Now: w.clock.Now}
 	}

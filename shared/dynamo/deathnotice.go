@@ -1,0 +1,213 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"privacycore/shared/domain/notices"
+	"privacycore/shared/domain/personkey"
+)
+
+// MaxTransactItems is DynamoDB's limit of actions in one TransactWriteItems.
+const MaxTransactItems = 100
+
+// ReadDeath implements notices.DeathNotices with one BatchGetItem: the
+// ledger entry, the annulment, the consent, the death marker and the
+// notice's deletion job.
+func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noticeID string) (notices.DeathRead, error) {
+	pk, jobKey := PersonPK(key), jobPK(DeathJobID(key, noticeID))
+	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{
+		itemKey(noticePK(noticeID), skNotice), itemKey(pk, skAnnulled+noticeID), itemKey(pk, skConsent),
+		itemKey(pk, skDeceased), itemKey(jobKey, skJob),
+	})
+	if err != nil {
+		return notices.DeathRead{}, err
+	}
+	var consentItem map[string]types.AttributeValue
+	var r notices.DeathRead
+	for _, it := range items {
+		switch ipk, sk := str(it["pk"]), str(it["sk"]); {
+		case sk == skNotice:
+			r.Processed = true
+		case sk == skAnnulled+noticeID:
+			r.Annulled = true
+		case sk == skConsent:
+			consentItem = it
+		case sk == skDeceased:
+			status := str(it["status"])
+			r.Marker = notices.DeathMarker{NoticeID: str(it["noticeId"]), Live: status == deathPending || status == deathPurged}
+		case ipk == jobKey:
+			r.JobExists = true
+		}
+	}
+	if r.Consent, err = decodeConsent(consentItem); err != nil {
+		return notices.DeathRead{}, err
+	}
+	return r, nil
+}
+
+// WriteDeath implements notices.DeathNotices with one TransactWriteItems:
+// the consent (withdrawn, or checked unchanged), its history event, the
+// death marker and job, every power of attorney both sides and the ledger
+// entry, after one Query for the grants. Grants that do not fit into the
+// transaction are deleted first, in transactions of their own that check
+// the ledger entry and the annulment.
+func (s DeathNoticeStore) WriteDeath(ctx context.Context, w notices.DeathWrite) error {
+	items, err := s.deathWrites(w)
+	if err != nil {
+		return err
+	}
+	if w.DeleteGrants {
+		grants, err := s.grantKeys(ctx, PersonPK(w.Key))
+		if err != nil {
+			return err
+		}
+		guard := s.notYetApplied(w, false)
+		for len(grants) > 0 {
+			room := MaxTransactItems - len(items)
+			if total(grants) <= room {
+				items = append(items, deletes(s.Name, grants)...)
+				break
+			}
+			// Too many for one transaction: delete a first share of the
+			// grants, each with its twin, in a transaction of its own.
+			n, size := 0, 0
+			for n < len(grants) && size+len(grants[n]) <= MaxTransactItems-len(guard) {
+				size += len(grants[n])
+				n++
+			}
+			if err := s.transact(ctx, append(deletes(s.Name, grants[:n]), guard...)); err != nil {
+				return fmt.Errorf("delete powers of attorney: %w", err)
+			}
+			grants = grants[n:]
+		}
+	}
+	if err := s.transact(ctx, items); err != nil {
+		return fmt.Errorf("write death notice: %w", err)
+	}
+	return nil
+}
+
+// deathWrites are the transaction's actions other than grant deletions:
+// at most six, each conditional on what the notice read.
+func (s DeathNoticeStore) deathWrites(w notices.DeathWrite) ([]types.TransactWriteItem, error) {
+	pk := PersonPK(w.Key)
+	items := s.notYetApplied(w, true)
+	switch {
+	case w.Withdraw != nil:
+		puts, err := consentPuts(s.Name, pk, w.Withdraw.Next, w.Read.Consent.Version, w.Withdraw.Event)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, puts...)
+	case w.DeleteGrants || w.Death != nil:
+		// Decided on this consent (not active): it must still be so.
+		cond, names, vals := atVersion(w.Read.Consent.Version)
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &s.Name, Key: itemKey(pk, skConsent), ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+		}})
+	}
+	if w.Death != nil {
+		marker, job, err := deathItems(w.Key, w.NoticeID, w.Death.Received, w.Death.Due, s.Now())
+		if err != nil {
+			return nil, err
+		}
+		put := &types.Put{TableName: &s.Name, Item: marker, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+		if m := w.Read.Marker; m.NoticeID != "" {
+			// Only an annulled death may be replaced, and only the one read.
+			put.ConditionExpression = aws.String("#s = :annulled AND noticeId = :n")
+			put.ExpressionAttributeNames = map[string]string{"#s": "status"}
+			put.ExpressionAttributeValues = map[string]types.AttributeValue{
+				":annulled": &types.AttributeValueMemberS{Value: deathAnnulled}, ":n": &types.AttributeValueMemberS{Value: m.NoticeID},
+			}
+		}
+		items = append(items,
+			types.TransactWriteItem{Put: put},
+			types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: job, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	return items, nil
+}
+
+// notYetApplied guards a write of the notice: the ledger has no entry for
+// it (record: the write makes that entry) and, unless the notice was found
+// annulled, no annulment of it arrived meanwhile.
+func (s DeathNoticeStore) notYetApplied(w notices.DeathWrite, record bool) []types.TransactWriteItem {
+	ledger := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &s.Name, Key: itemKey(noticePK(w.NoticeID), skNotice), ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}
+	if record {
+		at := w.At.UTC()
+		ledger = types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, ConditionExpression: aws.String("attribute_not_exists(pk)"), Item: map[string]types.AttributeValue{
+			"pk":        &types.AttributeValueMemberS{Value: noticePK(w.NoticeID)},
+			"sk":        &types.AttributeValueMemberS{Value: skNotice},
+			"type":      &types.AttributeValueMemberS{Value: string(w.Type)},
+			"outcome":   &types.AttributeValueMemberS{Value: string(w.Outcome)},
+			"at":        &types.AttributeValueMemberS{Value: at.Format(timeLayout)},
+			"expiresAt": &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(notices.LedgerTTL).Unix(), 10)},
+		}}}
+	}
+	items := []types.TransactWriteItem{ledger}
+	if !w.Read.Annulled {
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &s.Name, Key: itemKey(PersonPK(w.Key), skAnnulled+w.NoticeID), ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}})
+	}
+	return items
+}
+
+// transact writes items in one transaction; notices.ErrDeathChanged when a
+// condition failed.
+func (s DeathNoticeStore) transact(ctx context.Context, items []types.TransactWriteItem) error {
+	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err != nil && cancelledConditions(err) != nil {
+		return notices.ErrDeathChanged
+	}
+	return err
+}
+
+// grantKeys are the keys of the person's powers of attorney, given and
+// received, each with its twin's, every key once.
+func (s DeathNoticeStore) grantKeys(ctx context.Context, pk string) ([][]map[string]types.AttributeValue, error) {
+	var grants [][]map[string]types.AttributeValue
+	seen := map[[2]string]bool{}
+	err := eachPrefix(ctx, s.Table, pk, skGrants, func(k erasable) error {
+		var g []map[string]types.AttributeValue
+		for _, key := range [][2]string{{k.PK, k.SK}, {k.MirrorPK, k.MirrorSK}} {
+			if key[0] != "" && key[1] != "" && !seen[key] {
+				seen[key] = true
+				g = append(g, itemKey(key[0], key[1]))
+			}
+		}
+		if len(g) > 0 {
+			grants = append(grants, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list powers of attorney: %w", err)
+	}
+	return grants, nil
+}
+
+func total(grants [][]map[string]types.AttributeValue) int {
+	n := 0
+	for _, g := range grants {
+		n += len(g)
+	}
+	return n
+}
+
+func deletes(table string, grants [][]map[string]types.AttributeValue) []types.TransactWriteItem {
+	var items []types.TransactWriteItem
+	for _, g := range grants {
+		for _, k := range g {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: k}})
+		}
+	}
+	return items
+}
