@@ -240,7 +240,9 @@ type erasable struct {
 
 // eachPage queries the partition after the sort key after ("" from the
 // start), keys only, one page at a time, until fn returns false. The next
-// page is read while fn works on the current one.
+// page is read while fn works on the current one. The partition key is not
+// read back (every item has pk): a page's answer is the sort keys and the
+// twins' keys only.
 func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasable) (bool, error)) error {
 	limit := s.PageLimit
 	if limit <= 0 {
@@ -249,7 +251,7 @@ func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasab
 	in := &dynamodb.QueryInput{
 		TableName:                 &s.Name,
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		ProjectionExpression:      aws.String("pk, sk, mirrorPk, mirrorSk"),
+		ProjectionExpression:      aws.String("sk, mirrorPk, mirrorSk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		ConsistentRead:            aws.Bool(true),
 		Limit:                     aws.Int32(limit),
@@ -276,6 +278,9 @@ func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasab
 			if err := attributevalue.UnmarshalListOfMaps(out.Items, &keys); err != nil {
 				ch <- page{err: fmt.Errorf("decode keys: %w", err)}
 				return
+			}
+			for i := range keys {
+				keys[i].PK = pk
 			}
 			ch <- page{keys: keys, last: out.LastEvaluatedKey}
 		}()
