@@ -17,13 +17,13 @@ import (
 const MaxTransactItems = 100
 
 // ReadDeath implements notices.DeathNotices with one BatchGetItem: the
-// ledger entry, the annulment, the consent, the death marker and the
-// notice's deletion job.
+// ledger entry, the annulment, the consent, the death marker, the
+// notice's deletion job and the key's id change, if it was retired.
 func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noticeID string) (notices.DeathRead, error) {
 	pk, jobKey := PersonPK(key), jobPK(DeathJobID(key, noticeID))
 	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{
 		itemKey(noticePK(noticeID), skNotice), itemKey(pk, skAnnulled+noticeID), itemKey(pk, skConsent),
-		itemKey(pk, skDeceased), itemKey(jobKey, skJob),
+		itemKey(pk, skDeceased), itemKey(jobKey, skJob), itemKey(idChangePrefix+string(key), skIDChange),
 	})
 	if err != nil {
 		return notices.DeathRead{}, err
@@ -43,6 +43,8 @@ func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noti
 			r.Marker = notices.DeathMarker{NoticeID: str(it["noticeId"]), Live: status == deathPending || status == deathPurged}
 		case ipk == jobKey:
 			r.JobExists = true
+		case sk == skIDChange:
+			r.ChangedTo = personkey.Key(str(it["to"]))
 		}
 	}
 	if r.Consent, err = decodeConsent(consentItem); err != nil {

@@ -37,6 +37,9 @@ type DeathRead struct {
 	Consent   consent.State // StatusNone if the person never consented
 	Marker    DeathMarker
 	JobExists bool // the notice's deletion job exists: the death was recorded before
+	// ChangedTo is set when the key is retired: the person's id was changed
+	// (to this key) before the notice arrived.
+	ChangedTo personkey.Key
 }
 
 // DeathMarker is the death registered for a person, if any.
@@ -91,6 +94,14 @@ func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Ou
 		r, err := p.DeathNotices.ReadDeath(ctx, key, n.ID)
 		if err != nil {
 			return "", fmt.Errorf("read death notice state: %w", err)
+		}
+		if r.ChangedTo != "" {
+			// Sent before the person's id changed, arrived after: the death
+			// is the person's under the id in use now.
+			if key, err = p.current(ctx, r.ChangedTo); err != nil {
+				return "", err
+			}
+			continue
 		}
 		w, o := decideDeath(key, n, r, received, p.Now().UTC(), p.NewID)
 		if w == nil {

@@ -132,7 +132,10 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 	var o Outcome
 	switch n.Type {
 	case DeathAnnulled:
-		o, err = p.Deaths.AnnulDeath(ctx, p.Keys.Key(n.Person), n.Annuls, n.ID, p.Now().UTC())
+		var key personkey.Key
+		if key, err = p.current(ctx, p.Keys.Key(n.Person)); err == nil {
+			o, err = p.Deaths.AnnulDeath(ctx, key, n.Annuls, n.ID, p.Now().UTC())
+		}
 	case ParentalResponsibilitySet, ParentalResponsibilityEnds, FosterCareSet, FosterCareEnded:
 		o, err = p.parental(ctx, n)
 	case PersonIDChanged:
@@ -196,6 +199,21 @@ func (p *Processor) changeID(ctx context.Context, n Notice) (Outcome, bool, erro
 	return OutcomePersonMoved, r.Done, nil
 }
 
+// current is the key in use now for a person whom a notice names by an id
+// that may have been changed since: the register may send a notice before
+// an id change and deliver it after. A broken history (a cycle, a chain too
+// long) refuses the notice.
+func (p *Processor) current(ctx context.Context, key personkey.Key) (personkey.Key, error) {
+	if p.IDs == nil {
+		return key, nil
+	}
+	cur, err := idchange.Current(ctx, p.IDs, key, "")
+	if errors.Is(err, idchange.ErrCycle) || errors.Is(err, idchange.ErrChainTooLong) {
+		return "", fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return cur, err
+}
+
 // moveUntil bounds one invocation's share of a move: MoveSlice, and never
 // closer than a margin to the invocation's deadline.
 func (p *Processor) moveUntil(ctx context.Context) time.Time {
@@ -215,7 +233,14 @@ func (p *Processor) moveUntil(ctx context.Context) time.Time {
 }
 
 func (p *Processor) parental(ctx context.Context, n Notice) (Outcome, error) {
-	parent, child := p.Keys.Key(n.Parent), p.Keys.Key(n.Child)
+	parent, err := p.current(ctx, p.Keys.Key(n.Parent))
+	if err != nil {
+		return "", err
+	}
+	child, err := p.current(ctx, p.Keys.Key(n.Child))
+	if err != nil {
+		return "", err
+	}
 	switch n.Type {
 	case ParentalResponsibilityEnds:
 		return OutcomeParentEnded, p.Relations.EndParentAt(ctx, parent, child, n.EventTime)

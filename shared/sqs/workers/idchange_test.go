@@ -22,13 +22,20 @@ import (
 // would send it, and returns the worker's answer.
 func (w *world) changeID(noticeID, prev, cur string) events.SQSEventResponse {
 	w.t.Helper()
+	return w.notice(map[string]any{"noticeId": noticeID, "type": "person_id_changed", "previous": prev, "current": cur})
+}
+
+// notice delivers one register notice with fields (version and event time
+// added) and returns the worker's answer.
+func (w *world) notice(fields map[string]any) events.SQSEventResponse {
+	w.t.Helper()
 	var ev events.SQSEvent
 	testenv.LoadEvent(w.t, "notices/person-id-changed.json", &ev)
-	body, _ := json.Marshal(map[string]any{"version": 1, "noticeId": noticeID, "type": "person_id_changed",
-		"eventTime": w.clock.Now().Format(time.RFC3339), "previous": prev, "current": cur})
+	fields["version"], fields["eventTime"] = 1, w.clock.Now().Format(time.RFC3339)
+	body, _ := json.Marshal(fields)
 	w.msgSeq++
 	ev.Records[0].Body = string(body)
-	ev.Records[0].MessageId = fmt.Sprintf("id-change-%d", w.msgSeq)
+	ev.Records[0].MessageId = fmt.Sprintf("notice-%d", w.msgSeq)
 	ev.Records[0].Attributes["SentTimestamp"] = fmt.Sprint(w.clock.Now().UnixMilli())
 	resp, err := w.notices(context.Background(), ev)
 	if err != nil {
@@ -265,6 +272,37 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), `"mergedThisSlice":4`) {
 		t.Errorf("the merge is not in the log:\n%s", w.logs.String())
+	}
+}
+
+// A notice sent before an id change can arrive after it: a death, and its
+// annulment, about the retired id apply to the person under the id in use
+// now, and nothing is written under the retired one.
+func TestNoticesAboutARetiredIDFollowTheChain(t *testing.T) {
+	a, b, c := dnum, fnr, ola
+	w := newWorld(t)
+	w.api(a, "give", `{"level":"full"}`)
+	w.changeIDOK("frg-chain-1", a, b)
+	w.changeIDOK("frg-chain-2", b, c)
+	if resp := w.notice(map[string]any{"noticeId": "frg-chain-death", "type": "death", "person": a}); len(resp.BatchItemFailures) > 0 {
+		t.Fatalf("death: %v\n%s", resp.BatchItemFailures, w.logs.String())
+	}
+	if m := w.item(w.pk(c), "CONSENT"); m["status"] != "withdrawn" {
+		t.Errorf("consent under C after the death of A: %v, want withdrawn", m)
+	}
+	if m := w.item(w.pk(c), "DECEASED"); m["status"] != "pending" {
+		t.Errorf("death marker under C: %v", m)
+	}
+	if resp := w.notice(map[string]any{"noticeId": "frg-chain-annul", "type": "death_annulled", "person": b, "annuls": "frg-chain-death"}); len(resp.BatchItemFailures) > 0 {
+		t.Fatalf("annulment: %v\n%s", resp.BatchItemFailures, w.logs.String())
+	}
+	if m := w.item(w.pk(c), "DECEASED"); m["status"] != "annulled" {
+		t.Errorf("death marker under C after the annulment: %v", m)
+	}
+	for _, old := range []string{a, b} {
+		if left := w.sortKeys(w.pk(old)); len(left) != 0 {
+			t.Errorf("written under a retired id: %v", left)
+		}
 	}
 }
 
