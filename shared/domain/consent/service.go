@@ -45,10 +45,11 @@ const (
 	ScopeEverything Scope = "everything"
 )
 
-// Slice bounds one call of an Eraser: it stops at the first page boundary
-// at or after Until (zero: no time limit) or after Pages pages (0: no
-// limit), and starts after the cursor After (a Receipt.Next; "" from the
-// start).
+// Slice bounds one call of an Eraser: it stops at a page boundary once
+// another page would end after Until (judged by how long the last page
+// took; zero: no time limit) or after Pages pages (0: no limit), and starts
+// after the cursor After (a Receipt.Next; "" from the start). Every call
+// erases at least one page.
 type Slice struct {
 	Until time.Time
 	Pages int
