@@ -23,7 +23,8 @@ func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noti
 	pk, jobKey := PersonPK(key), jobPK(DeathJobID(key, noticeID))
 	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{
 		itemKey(noticePK(noticeID), skNotice), itemKey(pk, skAnnulled+noticeID), itemKey(pk, skConsent),
-		itemKey(pk, skDeceased), itemKey(jobKey, skJob), itemKey(idChangePrefix+string(key), skIDChange),
+		itemKey(pk, skDeceased), itemKey(jobKey, skJob),
+		itemKey(idChangePrefix+string(key), skIDChange), itemKey(idChangePrefix+string(key), skIDChangeIn),
 	})
 	if err != nil {
 		return notices.DeathRead{}, err
@@ -45,6 +46,8 @@ func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noti
 			r.JobExists = true
 		case sk == skIDChange:
 			r.ChangedTo = personkey.Key(str(it["to"]))
+		case sk == skIDChangeIn:
+			r.MovingIn = movingIn(it)
 		}
 	}
 	if r.Consent, err = decodeConsent(consentItem); err != nil {
@@ -136,8 +139,9 @@ func (s DeathNoticeStore) deathWrites(w notices.DeathWrite) ([]types.TransactWri
 }
 
 // notYetApplied guards a write of the notice: the ledger has no entry for
-// it (record: the write makes that entry) and, unless the notice was found
-// annulled, no annulment of it arrived meanwhile.
+// it (record: the write makes that entry), the key is settled (neither
+// retired nor receiving a move) and, unless the notice was found annulled,
+// no annulment of it arrived meanwhile.
 func (s DeathNoticeStore) notYetApplied(w notices.DeathWrite, record bool) []types.TransactWriteItem {
 	ledger := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: &s.Name, Key: itemKey(noticePK(w.NoticeID), skNotice), ConditionExpression: aws.String("attribute_not_exists(pk)"),
@@ -153,7 +157,9 @@ func (s DeathNoticeStore) notYetApplied(w notices.DeathWrite, record bool) []typ
 			"expiresAt": &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(notices.LedgerTTL).Unix(), 10)},
 		}}}
 	}
-	items := []types.TransactWriteItem{ledger}
+	// The person's key must still be the one in use, with no move into it
+	// unfinished: otherwise the death would land beside the person's data.
+	items := append([]types.TransactWriteItem{ledger}, settledConditions(s.Name, w.Key)...)
 	if !w.Read.Annulled {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName: &s.Name, Key: itemKey(PersonPK(w.Key), skAnnulled+w.NoticeID), ConditionExpression: aws.String("attribute_not_exists(pk)"),

@@ -28,9 +28,12 @@ import (
 //     above both, so an ETag read under either id is stale. The
 //     histories are items of their own (CONSENTLOG#, OPTOUT#) and are all
 //     kept.
+//   - A death marker: a live death (pending or purged) beats an annulled
+//     one, and its deletion job follows it; of two live ones the new id's
+//     is kept.
 //   - Everything else has a unique id in its sort key (usage log, receipts,
-//     logins, app permissions, annulments) or is the same fact twice (a
-//     death marker): the new id's item is the same record; it is kept.
+//     logins, app permissions, annulments): the new id's item is the same
+//     record; it is kept.
 func mergeItems(moved, existing map[string]types.AttributeValue) (write map[string]types.AttributeValue, movedWins bool, err error) {
 	sk := str(existing["sk"])
 	switch {
@@ -55,6 +58,17 @@ func mergeItems(moved, existing map[string]types.AttributeValue) (write map[stri
 		}
 		out["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(max(num(moved["version"]), num(existing["version"]))+1, 10)}
 		return out, wins, nil
+	case sk == skDeceased:
+		// A registered death is never lost to an annulled one; of two
+		// live deaths the new id's stays (its job runs as planned).
+		live := func(it map[string]types.AttributeValue) bool {
+			st := str(it["status"])
+			return st == deathPending || st == deathPurged
+		}
+		if live(moved) && !live(existing) {
+			return moved, true, nil
+		}
+		return nil, false, nil
 	case sk == skProfileChannel || sk == skProfileEmployer || sk == skProfileNeeds,
 		strings.HasPrefix(sk, skGrants), strings.HasPrefix(sk, skParent), strings.HasPrefix(sk, skChild):
 		if idchange.MovedWins(changedAt(moved), changedAt(existing)) {

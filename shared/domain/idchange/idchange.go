@@ -24,15 +24,26 @@ type Change struct {
 	To       personkey.Key
 	At       time.Time
 	NoticeID string
+	// Moved is set once everything under the old key has moved: until
+	// then, other notices about the person wait (ErrMoving).
+	Moved bool
 }
 
 // History is the record of id changes, old key → new key.
 type History interface {
 	// ChangedTo returns the change recorded for key, if key is retired.
 	ChangedTo(ctx context.Context, key personkey.Key) (Change, bool, error)
-	// Record keeps from → c.To. It returns ErrConflict if from already
-	// has a change to another key, and nil if it has this one.
-	Record(ctx context.Context, from personkey.Key, c Change) error
+	// Record keeps from → c.To, provided target (where the move goes) is
+	// not retired meanwhile. It returns ErrConflict if from already has a
+	// change to another key, ErrRetiredMeanwhile if target was retired, and
+	// nil if from already has this change.
+	Record(ctx context.Context, from, target personkey.Key, c Change) error
+	// MarkMoved records that everything under from has moved, and ends
+	// the move into the target Record named.
+	MarkMoved(ctx context.Context, from personkey.Key) error
+	// MovingIn reports whether a change that moves data into key has not
+	// finished.
+	MovingIn(ctx context.Context, key personkey.Key) (bool, error)
 }
 
 // Errors of a change that must not be applied. Neither will ever succeed on
@@ -47,6 +58,55 @@ var (
 	// ErrChainTooLong: more than MaxChain changes in a row.
 	ErrChainTooLong = fmt.Errorf("the chain of id changes is longer than %d", MaxChain)
 )
+
+// Errors that pass: decide again later.
+var (
+	// ErrRetiredMeanwhile: the target of a change was itself changed
+	// between deciding and recording (two changes at once): decide again.
+	ErrRetiredMeanwhile = errors.New("the new id was changed meanwhile")
+	// ErrMoving: a change on the chain has not finished moving the old
+	// id's data; a notice about the person must wait for it, or it would
+	// apply to half of the data.
+	ErrMoving = errors.New("an id change is still moving the person's data")
+)
+
+// Refused reports whether err means a change or notice must never be
+// applied (a cycle, a contradiction, a chain too long).
+func Refused(err error) bool {
+	return errors.Is(err, ErrCycle) || errors.Is(err, ErrConflict) || errors.Is(err, ErrChainTooLong)
+}
+
+// Settled is Current for a notice about the person (not a change): it also
+// requires every change on the chain, and every change into the key in use
+// now, to have finished moving (ErrMoving).
+func Settled(ctx context.Context, h History, key personkey.Key) (personkey.Key, error) {
+	seen := map[personkey.Key]bool{}
+	for range MaxChain + 1 {
+		if seen[key] {
+			return "", ErrCycle
+		}
+		seen[key] = true
+		c, retired, err := h.ChangedTo(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("read id history: %w", err)
+		}
+		if !retired {
+			moving, err := h.MovingIn(ctx, key)
+			if err != nil {
+				return "", fmt.Errorf("read id history: %w", err)
+			}
+			if moving {
+				return "", ErrMoving
+			}
+			return key, nil
+		}
+		if !c.Moved {
+			return "", ErrMoving
+		}
+		key = c.To
+	}
+	return "", ErrChainTooLong
+}
 
 // MaxChain bounds how many recorded changes Current follows. A person's id
 // changes once or twice in a lifetime; a longer chain is a fault.
@@ -102,6 +162,9 @@ func Decide(ctx context.Context, h History, from, to personkey.Key) (Plan, error
 		// from was changed before, to another id: the same person only if
 		// both chains end at the same id now.
 		other, err := Current(ctx, h, prior.To, from)
+		if err != nil && !Refused(err) {
+			return Plan{}, err
+		}
 		if err != nil || other != target {
 			return Plan{}, ErrConflict
 		}

@@ -20,18 +20,37 @@ func (h history) ChangedTo(_ context.Context, k personkey.Key) (idchange.Change,
 	return c, ok, nil
 }
 
-func (h history) Record(_ context.Context, from personkey.Key, c idchange.Change) error {
+func (h history) Record(_ context.Context, from, target personkey.Key, c idchange.Change) error {
 	if old, ok := h[from]; ok && old.To != c.To {
 		return idchange.ErrConflict
+	}
+	if _, ok := h[target]; ok {
+		return idchange.ErrRetiredMeanwhile
 	}
 	h[from] = c
 	return nil
 }
 
+func (h history) MarkMoved(_ context.Context, from personkey.Key) error {
+	c := h[from]
+	c.Moved = true
+	h[from] = c
+	return nil
+}
+
+func (h history) MovingIn(_ context.Context, key personkey.Key) (bool, error) {
+	for _, c := range h {
+		if c.To == key && !c.Moved {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func changes(pairs ...string) history {
 	h := history{}
 	for i := 0; i+1 < len(pairs); i += 2 {
-		h[personkey.Key(pairs[i])] = idchange.Change{To: personkey.Key(pairs[i+1])}
+		h[personkey.Key(pairs[i])] = idchange.Change{To: personkey.Key(pairs[i+1]), Moved: true}
 	}
 	return h
 }
@@ -143,4 +162,49 @@ func TestMergeKin(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSettled(t *testing.T) {
+	moving := changes("A", "B", "B", "C")
+	moving["B"] = idchange.Change{To: "C"} // B→C recorded, not yet moved
+	tests := []struct {
+		name    string
+		history history
+		key     string
+		want    personkey.Key
+		wantErr error
+	}{
+		{"not retired", changes(), "A", "A", nil},
+		{"a moved chain", changes("A", "B", "B", "C"), "A", "C", nil},
+		{"a change still moving", moving, "A", "", idchange.ErrMoving},
+		{"a change still moving into the key", moving, "C", "", idchange.ErrMoving},
+		{"a loop", changes("A", "B", "B", "A"), "A", "", idchange.ErrCycle},
+	}
+	for _, tt := range tests {
+		got, err := idchange.Settled(context.Background(), tt.history, personkey.Key(tt.key))
+		if got != tt.want || !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: got %q, %v; want %q, %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// A transient read error is not a refusal: the notice is retried.
+func TestDecideReadErrorIsNotARefusal(t *testing.T) {
+	h := failing{history: changes("A", "B"), fail: "B"}
+	_, err := idchange.Decide(context.Background(), h, "A", "D")
+	if err == nil || idchange.Refused(err) {
+		t.Fatalf("err = %v, want a transient error", err)
+	}
+}
+
+type failing struct {
+	history
+	fail personkey.Key
+}
+
+func (f failing) ChangedTo(ctx context.Context, k personkey.Key) (idchange.Change, bool, error) {
+	if k == f.fail {
+		return idchange.Change{}, false, errors.New("throttled")
+	}
+	return f.history.ChangedTo(ctx, k)
 }

@@ -40,6 +40,8 @@ type DeathRead struct {
 	// ChangedTo is set when the key is retired: the person's id was changed
 	// (to this key) before the notice arrived.
 	ChangedTo personkey.Key
+	// MovingIn: an id change is still moving data into the key.
+	MovingIn bool
 }
 
 // DeathMarker is the death registered for a person, if any.
@@ -95,11 +97,14 @@ func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Ou
 		if err != nil {
 			return "", fmt.Errorf("read death notice state: %w", err)
 		}
-		if r.ChangedTo != "" {
+		if r.ChangedTo != "" || r.MovingIn {
 			// Sent before the person's id changed, arrived after: the death
-			// is the person's under the id in use now.
-			if key, err = p.current(ctx, r.ChangedTo); err != nil {
+			// is the person's under the id in use now, once the move is done.
+			if key, err = p.current(ctx, key); err != nil {
 				return "", err
+			}
+			if attempt == maxDeathAttempts {
+				return "", fmt.Errorf("apply death notice: the person's id keeps changing")
 			}
 			continue
 		}

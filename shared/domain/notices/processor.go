@@ -33,6 +33,7 @@ const (
 	OutcomePersonMoved           Outcome = "person_id_changed"
 	OutcomePersonMoveContinues   Outcome = "person_id_change_continues"
 	OutcomePersonMovedByChain    Outcome = "person_id_changed_along_chain"
+	OutcomeWaitingForIDChange    Outcome = "waiting_for_id_change"
 	OutcomeDeathAlreadyDifferent Outcome = "ignored_other_death_registered"
 )
 
@@ -85,8 +86,14 @@ type MoveResult struct {
 // the ledger only when the move is done, so the copy applies again and
 // moves on from what is left.
 type Requeuer interface {
-	Requeue(ctx context.Context, body []byte) error
+	// Requeue sends body again, to be delivered after delay.
+	Requeue(ctx context.Context, body []byte, delay time.Duration) error
 }
+
+// WaitForMove is how long a notice about a person waits while an id change
+// is still moving the person's data (idchange.ErrMoving) before it is tried
+// again.
+const WaitForMove = 60 * time.Second
 
 // DefaultMoveSlice is how long one invocation moves items before it
 // requeues the notice (the notice worker's timeout is 29 s).
@@ -120,7 +127,11 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		return "", err
 	}
 	if n.Type == Death {
-		return p.death(ctx, n, received) // reads and writes its ledger entry with the rest
+		o, err := p.death(ctx, n, received) // reads and writes its ledger entry with the rest
+		if err != nil {
+			return p.failed(ctx, n, body, err)
+		}
+		return o, nil
 	}
 	seen, err := p.Ledger.Processed(ctx, n.ID)
 	if err != nil {
@@ -142,7 +153,7 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		var done bool
 		o, done, err = p.changeID(ctx, n)
 		if err == nil && !done {
-			if err := p.Requeue.Requeue(ctx, body); err != nil {
+			if err := p.Requeue.Requeue(ctx, body, 0); err != nil {
 				return "", fmt.Errorf("requeue the rest of the move: %w", err)
 			}
 			return OutcomePersonMoveContinues, nil // recorded when the move is done
@@ -151,12 +162,27 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 		err = fmt.Errorf("%w: type %q", ErrUnsupported, n.Type) // unreachable: Parse checked
 	}
 	if err != nil {
-		return "", fmt.Errorf("apply %s notice: %w", n.Type, err)
+		return p.failed(ctx, n, body, err)
 	}
 	if err := p.Ledger.Record(ctx, n.ID, n.Type, o, p.Now().UTC()); err != nil {
 		return "", fmt.Errorf("record notice: %w", err)
 	}
 	return o, nil
+}
+
+// failed handles a notice that could not be applied now: one that waits
+// for an id change to finish moving goes to the back of the queue, delayed
+// (a new message: waiting never counts towards the dead-letter queue, and
+// the ledger records it only when applied); any other error is returned.
+func (p *Processor) failed(ctx context.Context, n Notice, body []byte, err error) (Outcome, error) {
+	if !errors.Is(err, idchange.ErrMoving) || p.Requeue == nil {
+		return "", fmt.Errorf("apply %s notice: %w", n.Type, err)
+	}
+	if err := p.Requeue.Requeue(ctx, body, WaitForMove); err != nil {
+		return "", fmt.Errorf("requeue a notice waiting for an id change: %w", err)
+	}
+	p.Log.InfoContext(ctx, "notice waits for an id change to finish moving the person's data", "noticeId", n.ID)
+	return OutcomeWaitingForIDChange, nil
 }
 
 // changeID applies person_id_changed Previous → Current, in whatever order
@@ -166,28 +192,49 @@ func (p *Processor) Apply(ctx context.Context, body []byte, received time.Time) 
 // end of Current's chain when Current was itself changed already. A change
 // that closes a cycle, or contradicts one already recorded, is refused
 // (ErrRefused: the dead-letter queue, with the reason) before anything
-// moves.
+// moves. Until the move is done, other notices about the person wait
+// (idchange.ErrMoving).
 func (p *Processor) changeID(ctx context.Context, n Notice) (Outcome, bool, error) {
 	from, to := p.Keys.Key(n.Previous), p.Keys.Key(n.Current)
-	plan, err := idchange.Decide(ctx, p.IDs, from, to)
-	if errors.Is(err, idchange.ErrCycle) || errors.Is(err, idchange.ErrConflict) || errors.Is(err, idchange.ErrChainTooLong) {
-		return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
-	}
-	if err != nil {
-		return "", false, err
-	}
-	if plan.Record {
-		err := p.IDs.Record(ctx, from, idchange.Change{To: to, At: n.EventTime, NoticeID: n.ID})
+	var plan idchange.Plan
+	for attempt := 1; ; attempt++ {
+		var err error
+		plan, err = idchange.Decide(ctx, p.IDs, from, to)
+		if idchange.Refused(err) {
+			return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		if err != nil || !plan.Record {
+			if err != nil {
+				return "", false, err
+			}
+			break
+		}
+		err = p.IDs.Record(ctx, from, plan.Target, idchange.Change{To: to, At: n.EventTime, NoticeID: n.ID})
+		if errors.Is(err, idchange.ErrRetiredMeanwhile) && attempt < 3 {
+			continue // the target was changed at the same time: decide again
+		}
 		if errors.Is(err, idchange.ErrConflict) {
 			return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		if err != nil {
 			return "", false, fmt.Errorf("record id change: %w", err)
 		}
+		break
 	}
-	r, err := p.Mover.MovePerson(ctx, from, plan.Target, p.moveUntil(ctx))
+	until := p.moveUntil(ctx)
+	r, err := p.Mover.MovePerson(ctx, from, plan.Target, until)
 	if err != nil {
 		return "", false, err
+	}
+	if r.Done {
+		if r.Done, err = p.followChain(ctx, to, until); err != nil {
+			return "", false, err
+		}
+	}
+	if r.Done {
+		if err := p.IDs.MarkMoved(ctx, from); err != nil {
+			return "", false, err
+		}
 	}
 	if r.Merged > 0 || !r.Done {
 		p.Log.InfoContext(ctx, "person id change moved items", "noticeId", n.ID, "movedThisSlice", r.Moved,
@@ -199,16 +246,40 @@ func (p *Processor) changeID(ctx context.Context, n Notice) (Outcome, bool, erro
 	return OutcomePersonMoved, r.Done, nil
 }
 
+// followChain moves on what reached a retired key on the chain from key
+// after that key's own move was done: a change of the target (B→C) applied
+// while this change (A→B) was still moving into it. Usually key is not
+// retired and this is one read.
+func (p *Processor) followChain(ctx context.Context, key personkey.Key, until time.Time) (bool, error) {
+	for range idchange.MaxChain {
+		c, retired, err := p.IDs.ChangedTo(ctx, key)
+		if err != nil || !retired {
+			return err == nil, err
+		}
+		next, err := idchange.Current(ctx, p.IDs, c.To, key)
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		r, err := p.Mover.MovePerson(ctx, key, next, until)
+		if err != nil || !r.Done {
+			return false, err
+		}
+		key = c.To
+	}
+	return false, fmt.Errorf("%w: %w", ErrRefused, idchange.ErrChainTooLong)
+}
+
 // current is the key in use now for a person whom a notice names by an id
 // that may have been changed since: the register may send a notice before
-// an id change and deliver it after. A broken history (a cycle, a chain too
-// long) refuses the notice.
+// an id change and deliver it after. While an id change is still moving the
+// person's data it is idchange.ErrMoving (the notice waits); a broken
+// history (a cycle, a chain too long) refuses the notice.
 func (p *Processor) current(ctx context.Context, key personkey.Key) (personkey.Key, error) {
 	if p.IDs == nil {
 		return key, nil
 	}
-	cur, err := idchange.Current(ctx, p.IDs, key, "")
-	if errors.Is(err, idchange.ErrCycle) || errors.Is(err, idchange.ErrChainTooLong) {
+	cur, err := idchange.Settled(ctx, p.IDs, key)
+	if idchange.Refused(err) {
 		return "", fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return cur, err

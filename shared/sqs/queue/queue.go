@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,7 +110,11 @@ func (s Single) Send(ctx context.Context, body string) error {
 
 // Requeue implements notices.Requeuer: the notice goes to the back of its
 // queue again, as a new message (a continuation, not a retry: its receive
-// count starts at zero).
-func (s Single) Requeue(ctx context.Context, body []byte) error {
-	return s.Send(ctx, string(body))
+// count starts at zero), delivered after delay (at most SQS's 15 minutes).
+func (s Single) Requeue(ctx context.Context, body []byte, delay time.Duration) error {
+	in := &sqs.SendMessageInput{QueueUrl: &s.QueueURL, MessageBody: aws.String(string(body)), DelaySeconds: int32(min(delay, 15*time.Minute) / time.Second)}
+	if _, err := s.SQS.SendMessage(ctx, in); err != nil {
+		return fmt.Errorf("send message: %w", err)
+	}
+	return nil
 }

@@ -6,16 +6,25 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"privacycore/infra/testenv"
+	"privacycore/shared/domain"
+	"privacycore/shared/domain/idchange"
 	"privacycore/shared/domain/nin"
+	"privacycore/shared/domain/notices"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/profile"
 	"privacycore/shared/dynamo"
+	"privacycore/shared/platform/obs"
+	"privacycore/shared/sqs/queue"
 )
 
 // changeID delivers a person_id_changed notice prev → cur, as the register
@@ -225,6 +234,12 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 		map[string]any{"pk": "JOB#j-scr-a", "sk": "JOB", "jobId": "j-scr-a", "personKey": strings.TrimPrefix(apk, "P#"), "status": "pending"},
 		map[string]any{"pk": bpk, "sk": "SETTINGS", "emergencyBlock": true, "version": 5, "updatedAt": older},
 	)
+	// A's death is registered, B's (older) one was annulled: A's stays.
+	w.put(
+		map[string]any{"pk": apk, "sk": "DECEASED", "status": "pending", "noticeId": "d-a", "jobId": "j-death-a"},
+		map[string]any{"pk": "JOB#j-death-a", "sk": "JOB", "jobId": "j-death-a", "personKey": strings.TrimPrefix(apk, "P#"), "status": "pending"},
+		map[string]any{"pk": bpk, "sk": "DECEASED", "status": "annulled", "noticeId": "d-b"},
+	)
 	consentB := w.item(bpk, "CONSENT")
 	nA, nB := len(w.sortKeys(apk)), len(w.sortKeys(bpk))
 
@@ -233,9 +248,16 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 	if left := w.sortKeys(apk); len(left) != 0 {
 		t.Errorf("left under A: %v", left)
 	}
-	// Merged: consent, settings, next of kin, the grant. Everything else moved.
-	if got := len(w.sortKeys(bpk)); got != nA+nB-4 {
-		t.Errorf("B holds %d items, want %d + %d - 4 merged", got, nA, nB)
+	// Merged: consent, settings, next of kin, the grant, the death marker.
+	// Everything else moved.
+	if got := len(w.sortKeys(bpk)); got != nA+nB-5 {
+		t.Errorf("B holds %d items, want %d + %d - 5 merged", got, nA, nB)
+	}
+	if m := w.item(bpk, "DECEASED"); m["status"] != "pending" || m["noticeId"] != "d-a" {
+		t.Errorf("death marker under B: %v, want A's registered death", m)
+	}
+	if job := w.item("JOB#j-death-a", "JOB"); job["personKey"] != strings.TrimPrefix(bpk, "P#") {
+		t.Errorf("the death's job was not repointed to B: %v", job)
 	}
 	if st := w.item(bpk, "SETTINGS"); st["scrPurgeJob"] != "j-scr-a" || st["emergencyBlock"] == true || st["version"] != 6.0 {
 		t.Errorf("settings: %v, want A's newer settings at version 6", st)
@@ -270,7 +292,7 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 	if g := w.item(k, "POA#RECEIVED#"+strings.TrimPrefix(bpk, "P#")); g["grantId"] != "ga" || g["mirrorPk"] != bpk {
 		t.Errorf("Kari's side: %v, want ga pointing at B", g)
 	}
-	if !strings.Contains(w.logs.String(), `"mergedThisSlice":4`) {
+	if !strings.Contains(w.logs.String(), `"mergedThisSlice":5`) {
 		t.Errorf("the merge is not in the log:\n%s", w.logs.String())
 	}
 }
@@ -314,4 +336,116 @@ func countPrefix(sks []string, prefix string) int {
 		}
 	}
 	return n
+}
+
+// A death that arrives while an id change is still moving the person's data
+// waits (requeued with a delay, never counted towards the dead-letter
+// queue) and applies, once the move is done, to everything under the new
+// id: consent withdrawn, powers of attorney gone on both sides. Before,
+// the move brought A's active consent and grants onto the dead B.
+func TestDeathWaitsForAnUnfinishedIDChange(t *testing.T) {
+	a, b := dnum, fnr
+	w := newWorld(t)
+	ctx := context.Background()
+	w.api(a, "give", `{"level":"full"}`)
+	apk, k := w.pk(a), w.pk(kari)
+	w.put(
+		map[string]any{"pk": apk, "sk": "POA#GIVEN#" + strings.TrimPrefix(k, "P#"), "grantId": "g1", "mirrorPk": k, "mirrorSk": "POA#RECEIVED#" + strings.TrimPrefix(apk, "P#")},
+		map[string]any{"pk": k, "sk": "POA#RECEIVED#" + strings.TrimPrefix(apk, "P#"), "grantId": "g1", "mirrorPk": apk, "mirrorSk": "POA#GIVEN#" + strings.TrimPrefix(k, "P#")},
+	)
+	// A→B is recorded, and its move has not run yet (a crash, or a slice
+	// still to come).
+	if err := w.stores().IDs.Record(ctx, w.key(a), w.key(b), idchange.Change{To: w.key(b), NoticeID: "frg-wait-1"}); err != nil {
+		t.Fatal(err)
+	}
+	url := w.local.QueueURLs["NoticesQueue"]
+	for i, person := range []string{a, b} { // the old id, and the id the data moves into
+		if resp := w.notice(map[string]any{"noticeId": fmt.Sprint("frg-wait-death-", i), "type": "death", "person": person}); len(resp.BatchItemFailures) > 0 {
+			t.Fatalf("death of %d: %v", i, resp.BatchItemFailures)
+		}
+	}
+	if got := strings.Count(w.logs.String(), "notice waits for an id change"); got != 2 {
+		t.Errorf("%d notices waited, want 2:\n%s", got, w.logs.String())
+	}
+	for _, pk := range []string{apk, w.pk(b)} {
+		if m := w.item(pk, "DECEASED"); len(m) != 0 {
+			t.Errorf("a death was recorded before the move finished: %v", m)
+		}
+	}
+	attrs, err := w.local.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs.Attributes["ApproximateNumberOfMessagesDelayed"]; got != "2" {
+		t.Errorf("%s notices requeued with a delay, want 2", got)
+	}
+	w.changeIDOK("frg-wait-1", a, b) // the move runs
+	if resp := w.notice(map[string]any{"noticeId": "frg-wait-death-0", "type": "death", "person": a}); len(resp.BatchItemFailures) > 0 {
+		t.Fatal(resp.BatchItemFailures)
+	}
+	bpk := w.pk(b)
+	if m := w.item(bpk, "CONSENT"); m["status"] != "withdrawn" {
+		t.Errorf("consent under B: %v, want withdrawn", m)
+	}
+	if m := w.item(bpk, "DECEASED"); m["status"] != "pending" {
+		t.Errorf("death marker under B: %v", m)
+	}
+	if g := append(w.sortKeys(k), countPrefixKeys(w.sortKeys(bpk), "POA#")...); len(g) != 0 {
+		t.Errorf("powers of attorney survived the death: %v", g)
+	}
+	if left := w.sortKeys(apk); len(left) != 0 {
+		t.Errorf("left under A: %v", left)
+	}
+}
+
+// An id change recorded between the death's read and its write: the write's
+// condition on the id history fails, the notice reads again, finds the key
+// retired and waits; nothing is written under the retired key.
+func TestDeathWriteRacingAnIDChangeWritesNothing(t *testing.T) {
+	a, b := dnum, fnr
+	w := newWorld(t)
+	w.api(a, "give", `{"level":"full"}`)
+	db := &beforeTransact{DB: w.local.DynamoDB, hook: func() {
+		if err := w.stores().IDs.Record(context.Background(), w.key(a), w.key(b), idchange.Change{To: w.key(b), NoticeID: "frg-race-1"}); err != nil {
+			t.Error(err)
+		}
+	}}
+	s := dynamo.NewStores(db, w.local.Table("PrivacyTable"), w.clock.Now)
+	p := &notices.Processor{Keys: w.keys, Ledger: s.Ledger, Deaths: s.Deaths, DeathNotices: s.DeathNotices, Relations: s.Relations,
+		Mover: s.Mover, IDs: s.IDs, Requeue: queue.Single{SQS: w.local.SQS, QueueURL: w.local.QueueURLs["NoticesQueue"]},
+		Now: w.clock.Now, NewID: domain.NewID, Log: obs.NewLogger(w.logs, nil)}
+	body, _ := json.Marshal(map[string]any{"version": 1, "noticeId": "frg-race-death", "type": "death", "eventTime": w.clock.Now().Format(time.RFC3339), "person": a})
+	o, err := p.Apply(context.Background(), body, w.clock.Now())
+	if err != nil || o != notices.OutcomeWaitingForIDChange {
+		t.Fatalf("outcome %q, %v; want it to wait", o, err)
+	}
+	if m := w.item(w.pk(a), "CONSENT"); m["status"] != "active" {
+		t.Errorf("consent under the retired key changed: %v", m)
+	}
+	if m := w.item(w.pk(a), "DECEASED"); len(m) != 0 {
+		t.Errorf("a death marker under the retired key: %v", m)
+	}
+}
+
+// beforeTransact runs hook once, before the first TransactWriteItems.
+type beforeTransact struct {
+	dynamo.DB
+	once sync.Once
+	hook func()
+}
+
+func (b *beforeTransact) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	b.once.Do(b.hook)
+	return b.DB.TransactWriteItems(ctx, in, o...)
+}
+
+func countPrefixKeys(sks []string, prefix string) []string {
+	var out []string
+	for _, s := range sks {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
