@@ -57,9 +57,10 @@ const pairsPerTransaction = 50
 // a crash at any write boundary never leaves one side of a pair without
 // the other. The rest goes in BatchWriteItem calls, Parallel in flight.
 //
-// The call stops at the first page boundary past the slice's bound and
-// returns the receipt still deleting, with Next set to the last sort key
-// whose page is fully erased.
+// The call stops at a page boundary within the slice's bound (see
+// consent.Slice) and returns the receipt still deleting, with Next set to
+// the last sort key whose page is fully erased; the read-ahead of the next
+// page is cancelled, not waited for.
 func (s Eraser) Erase(ctx context.Context, key personkey.Key, receiptID string, scope consent.Scope, slice consent.Slice) (consent.Receipt, error) {
 	pk := PersonPK(key)
 	r, err := s.receipt(ctx, pk, receiptID)
@@ -71,6 +72,7 @@ func (s Eraser) Erase(ctx context.Context, key personkey.Key, receiptID string, 
 	}
 	pages, next := 0, slice.After
 	stopped := false
+	pageStart := s.Now()
 	err = s.eachPage(ctx, pk, slice.After, func(keys []erasable) (bool, error) {
 		if err := s.countPage(ctx, pk, &r, keys, scope); err != nil {
 			return false, err
@@ -83,7 +85,13 @@ func (s Eraser) Erase(ctx context.Context, key personkey.Key, receiptID string, 
 			return false, err
 		}
 		pages, next = pages+1, keys[len(keys)-1].SK
-		if (slice.Pages > 0 && pages >= slice.Pages) || (!slice.Until.IsZero() && !s.Now().Before(slice.Until)) {
+		// Another page would take about as long as this one (its Query
+		// included): start it only if it should end before Until, so a
+		// request's budget is not overrun by a page.
+		now := s.Now()
+		took := now.Sub(pageStart)
+		pageStart = now
+		if (slice.Pages > 0 && pages >= slice.Pages) || (!slice.Until.IsZero() && !now.Add(took).Before(slice.Until)) {
 			stopped = true
 			return false, nil
 		}
@@ -259,6 +267,10 @@ func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasab
 	if after != "" {
 		in.ExclusiveStartKey = itemKey(pk, after)
 	}
+	// The read-ahead is cancelled when fn stops: a request with a budget
+	// does not wait for a page it will not erase.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	type page struct {
 		keys []erasable
 		last map[string]types.AttributeValue
@@ -302,7 +314,8 @@ func (s Eraser) eachPage(ctx context.Context, pk, after string, fn func([]erasab
 		more, err := fn(p.keys)
 		if err != nil || !more {
 			if pending != nil {
-				<-pending // let the read-ahead finish before returning
+				cancel()
+				<-pending // the read-ahead has returned before we do
 			}
 			return err
 		}

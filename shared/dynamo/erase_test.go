@@ -190,3 +190,59 @@ func TestEraseEverythingKeepsOnlyReceipts(t *testing.T) {
 		t.Errorf("left: %v, want only the receipt", left)
 	}
 }
+
+// slowProgress makes every UpdateItem (one progress write a page) take
+// 300 ms of the test's clock.
+type slowProgress struct {
+	dynamo.DB
+	mu      sync.Mutex
+	now     time.Time
+	updates int
+}
+
+func (s *slowProgress) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	s.mu.Lock()
+	s.now = s.now.Add(300 * time.Millisecond)
+	s.updates++
+	s.mu.Unlock()
+	return s.DB.UpdateItem(ctx, in, o...)
+}
+
+func (s *slowProgress) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+// TestEraseStopsBeforeAPageWouldOverrunItsBudget: pages that take 300 ms
+// against a 1 s budget: the erase stops after the third page (at 900 ms a
+// fourth would end at 1.2 s), not after the first page that ends past the
+// budget; with the budget already spent it still erases one page.
+func TestEraseStopsBeforeAPageWouldOverrunItsBudget(t *testing.T) {
+	local := testenv.New(t)
+	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name      string
+		budget    time.Duration
+		wantPages int
+	}{
+		{"1 s", time.Second, 3},
+		{"spent", 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := &slowProgress{DB: local.DynamoDB, now: start}
+			f := eraseFixture{table: local.Table("PrivacyTable"), db: local.DynamoDB, now: db.Now}
+			key := personkey.Key("budget-" + c.name)
+			id := f.person(t, key, 100)
+			s := dynamo.Eraser{Table: dynamo.NewTable(db, f.table, db.Now)}
+			s.PageLimit = 10
+			r, err := s.Erase(context.Background(), key, id, consent.ScopeWithdrawal, consent.Slice{Until: start.Add(c.budget)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != consent.ReceiptDeleting || db.updates != c.wantPages {
+				t.Errorf("status %s after %d pages; want deleting after %d", r.Status, db.updates, c.wantPages)
+			}
+		})
+	}
+}

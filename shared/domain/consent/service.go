@@ -45,10 +45,11 @@ const (
 	ScopeEverything Scope = "everything"
 )
 
-// Slice bounds one call of an Eraser: it stops at the first page boundary
-// at or after Until (zero: no time limit) or after Pages pages (0: no
-// limit), and starts after the cursor After (a Receipt.Next; "" from the
-// start).
+// Slice bounds one call of an Eraser: it stops at a page boundary once
+// another page would end after Until (judged by how long the last page
+// took; zero: no time limit) or after Pages pages (0: no limit), and starts
+// after the cursor After (a Receipt.Next; "" from the start). Every call
+// erases at least one page.
 type Slice struct {
 	Until time.Time
 	Pages int
@@ -91,9 +92,11 @@ type Background interface {
 	Close(ctx context.Context, receiptID string) error
 }
 
-// DefaultBudget is how long a withdrawal request erases before it hands the
-// rest to the purge worker and answers 202: well inside API Gateway's 30 s,
-// and short enough that the person waits at most about a second.
+// DefaultBudget is how long a withdrawal request may take, counted from its
+// start (its reads and the withdrawal itself included), before it hands the
+// rest of the erase to the purge worker and answers 202: well inside API
+// Gateway's 30 s, and short enough that the person waits at most about a
+// second.
 const DefaultBudget = 800 * time.Millisecond
 
 // Service applies the consent rules.
@@ -230,6 +233,7 @@ func (s *Service) Set(ctx context.Context, p Person, c Change) (State, error) {
 // its counts so far. Withdrawing again returns the receipt of the earlier
 // withdrawal, finishing its deletion first if it was interrupted.
 func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt, error) {
+	start := s.Now()
 	cur, err := s.Store.Consent(ctx, p.Key)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("read consent: %w", err)
@@ -245,7 +249,7 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 			// delayed purge, there is no withdrawal receipt to return.
 			return Receipt{}, domain.Errorf(domain.ENotFound, "no_consent", "There is no consent to withdraw.")
 		}
-		return s.finish(ctx, p, cur.WithdrawalID)
+		return s.finish(ctx, p, cur.WithdrawalID, start)
 	}
 	if err := checkIfMatch(cur, w.IfMatch); err != nil {
 		return Receipt{}, err
@@ -269,7 +273,7 @@ func (s *Service) Withdraw(ctx context.Context, p Person, w Withdrawal) (Receipt
 	if err := s.Store.Apply(ctx, p.Key, next, cur.Version, ev, &r); err != nil {
 		return Receipt{}, conflict(err, w.IfMatch != nil)
 	}
-	return s.finish(ctx, p, r.ID)
+	return s.finish(ctx, p, r.ID, start)
 }
 
 // WithdrawnOnDeath is the consent after the population register reports a
@@ -287,7 +291,9 @@ func WithdrawnOnDeath(cur State, at time.Time, eventID string) (next State, ev E
 	return next, ev, true
 }
 
-func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Receipt, error) {
+// finish erases under receiptID until the request that started at start
+// has used its budget.
+func (s *Service) finish(ctx context.Context, p Person, receiptID string, start time.Time) (Receipt, error) {
 	r, err := s.Store.Receipt(ctx, p.Key, receiptID)
 	if errors.Is(err, ErrReceiptNotFound) {
 		return Receipt{}, domain.Errorf(domain.ENotFound, "receipt_not_found", "No such deletion receipt.")
@@ -316,7 +322,7 @@ func (s *Service) finish(ctx context.Context, p Person, receiptID string) (Recei
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal, Slice{Until: s.Now().Add(budget)})
+	r, err = s.Eraser.Erase(ctx, p.Key, receiptID, ScopeWithdrawal, Slice{Until: start.Add(budget)})
 	if err != nil {
 		return Receipt{}, eraseError(err)
 	}

@@ -21,6 +21,7 @@ type memStore struct {
 	applyErr error
 	eraseErr error // what Erase returns, if set
 	erased   int
+	slice    consent.Slice // the last Erase's
 }
 
 func newMem() *memStore {
@@ -58,8 +59,9 @@ func (m *memStore) Receipt(_ context.Context, _ personkey.Key, id string) (conse
 	return r, nil
 }
 
-func (m *memStore) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope, _ consent.Slice) (consent.Receipt, error) {
+func (m *memStore) Erase(_ context.Context, _ personkey.Key, id string, _ consent.Scope, slice consent.Slice) (consent.Receipt, error) {
 	m.erased++
+	m.slice = slice
 	if m.eraseErr != nil {
 		return consent.Receipt{}, m.eraseErr
 	}
@@ -248,6 +250,33 @@ func (background) Prepare(context.Context, personkey.Key, string, consent.Reason
 }
 func (background) Hand(context.Context, string, string) error { return nil }
 func (background) Close(context.Context, string) error        { return nil }
+
+// TestWithdrawBudgetCountsFromTheRequestStart: the erase in the request
+// may run until Budget after the request started, not after the reads and
+// the withdrawal before it (each takes 300 ms of this clock).
+func TestWithdrawBudgetCountsFromTheRequestStart(t *testing.T) {
+	for _, state := range []consent.State{
+		{Status: consent.StatusActive, Level: consent.Full, Version: 2},
+		{Status: consent.StatusWithdrawn, Version: 3, WithdrawalID: "r1"}, // a repeated DELETE
+	} {
+		t.Run(string(state.Status), func(t *testing.T) {
+			m := newMem()
+			m.state = state
+			m.receipts["r1"] = consent.Receipt{ID: "r1", Status: consent.ReceiptDeleting}
+			svc := newService(m)
+			start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+			calls := 0
+			svc.Now = func() time.Time { calls++; return start.Add(time.Duration(calls-1) * 300 * time.Millisecond) }
+			svc.Background, svc.Budget = background{}, time.Second
+			if _, err := svc.Withdraw(context.Background(), kari, consent.Withdrawal{Channel: consent.ChannelPortal}); err != nil {
+				t.Fatal(err)
+			}
+			if want := start.Add(time.Second); !m.slice.Until.Equal(want) {
+				t.Errorf("erase until %v, want %v (the request's start + budget)", m.slice.Until.Format(time.StampMilli), want.Format(time.StampMilli))
+			}
+		})
+	}
+}
 
 func TestWithdrawReceiptGone(t *testing.T) {
 	tests := []struct {

@@ -191,7 +191,9 @@ func BenchmarkWithdraw100k(b *testing.B) {
 			}
 		}()
 
-		wd := testenv.HTTPEvent(b, "consent/withdraw.json")
+		// The person gave powers of attorney (seeded above): withdrawing
+		// confirms that it deletes them, as the portal asks.
+		wd := testenv.HTTPEvent(b, "consent/withdraw-cascade.json")
 		wd.RequestContext.Authorizer.JWT.Claims["pid"] = id.Digits()
 		b.StartTimer()
 		start := time.Now()
