@@ -59,43 +59,88 @@ func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noti
 // WriteDeath implements notices.DeathNotices with one TransactWriteItems:
 // the consent (withdrawn, or checked unchanged), its history event, the
 // death marker and job, every power of attorney both sides and the ledger
-// entry, after one Query for the grants. Grants that do not fit into the
-// transaction are deleted first, in transactions of their own that check
-// the ledger entry and the annulment.
+// entry, after one Query for the grants.
+//
+// Grants that do not fit into one transaction (more than about 47 pairs):
+// when this notice records the death (or recorded it, and a crash left
+// grants), the death goes first with as many grants as fit, then the rest
+// in transactions guarded by this death's marker, and the ledger entry
+// last. So an annulment that comes in between finds a recorded death (and
+// keeps the grants not yet deleted: the person is alive), never deleted
+// grants beside an untouched consent. Otherwise (another death is already
+// registered) the extra grants go first, guarded by the ledger entry and
+// the annulment.
 func (s DeathNoticeStore) WriteDeath(ctx context.Context, w notices.DeathWrite) error {
 	items, err := s.deathWrites(w)
 	if err != nil {
 		return err
 	}
-	if w.DeleteGrants {
-		grants, err := s.grantKeys(ctx, PersonPK(w.Key))
-		if err != nil {
-			return err
-		}
+	if !w.DeleteGrants {
+		return s.write(ctx, items)
+	}
+	grants, err := s.grantKeys(ctx, PersonPK(w.Key))
+	if err != nil {
+		return err
+	}
+	if total(grants) <= MaxTransactItems-len(items) {
+		return s.write(ctx, append(items, deletes(s.Name, grants)...))
+	}
+	if w.Death == nil && w.Read.Marker.NoticeID != w.NoticeID {
 		guard := s.notYetApplied(w, false)
-		for len(grants) > 0 {
-			room := MaxTransactItems - len(items)
-			if total(grants) <= room {
-				items = append(items, deletes(s.Name, grants)...)
-				break
-			}
-			// Too many for one transaction: delete a first share of the
-			// grants, each with its twin, in a transaction of its own.
-			n, size := 0, 0
-			for n < len(grants) && size+len(grants[n]) <= MaxTransactItems-len(guard) {
-				size += len(grants[n])
-				n++
-			}
+		for total(grants) > MaxTransactItems-len(items) {
+			n := fit(grants, MaxTransactItems-len(guard))
 			if err := s.transact(ctx, append(deletes(s.Name, grants[:n]), guard...)); err != nil {
 				return fmt.Errorf("delete powers of attorney: %w", err)
 			}
 			grants = grants[n:]
 		}
+		return s.write(ctx, append(items, deletes(s.Name, grants)...))
 	}
+	ledger := items[0] // notYetApplied(w, true) comes first
+	first := append(s.notYetApplied(w, false), items[len(s.notYetApplied(w, true)):]...)
+	n := fit(grants, MaxTransactItems-len(first))
+	if err := s.transact(ctx, append(first, deletes(s.Name, grants[:n])...)); err != nil {
+		return fmt.Errorf("write death notice: %w", err)
+	}
+	guard := []types.TransactWriteItem{s.notYetApplied(w, false)[0], s.thisDeath(w)}
+	for grants = grants[n:]; total(grants) > MaxTransactItems-len(guard); grants = grants[n:] {
+		n = fit(grants, MaxTransactItems-len(guard))
+		if err := s.transact(ctx, append(deletes(s.Name, grants[:n]), guard...)); err != nil {
+			return fmt.Errorf("delete powers of attorney: %w", err)
+		}
+	}
+	return s.write(ctx, append([]types.TransactWriteItem{ledger, s.thisDeath(w)}, deletes(s.Name, grants)...))
+}
+
+func (s DeathNoticeStore) write(ctx context.Context, items []types.TransactWriteItem) error {
 	if err := s.transact(ctx, items); err != nil {
 		return fmt.Errorf("write death notice: %w", err)
 	}
 	return nil
+}
+
+// thisDeath checks that the person's death marker is this notice's, and
+// registered (not annulled).
+func (s DeathNoticeStore) thisDeath(w notices.DeathWrite) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &s.Name, Key: itemKey(PersonPK(w.Key), skDeceased),
+		ConditionExpression:      aws.String("noticeId = :n AND #s IN (:pending, :purged)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": &types.AttributeValueMemberS{Value: w.NoticeID}, ":pending": &types.AttributeValueMemberS{Value: deathPending},
+			":purged": &types.AttributeValueMemberS{Value: deathPurged},
+		},
+	}}
+}
+
+// fit is how many of grants (each with its twin) fit into room actions.
+func fit(grants [][]map[string]types.AttributeValue, room int) int {
+	n, size := 0, 0
+	for n < len(grants) && size+len(grants[n]) <= room {
+		size += len(grants[n])
+		n++
+	}
+	return n
 }
 
 // deathWrites are the transaction's actions other than grant deletions:

@@ -210,10 +210,15 @@ func (s Mover) merge(ctx context.Context, it, existing map[string]types.Attribut
 		return err
 	}
 	actions := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.Name, Key: oldKey}}}
+	cond, names, vals := unchanged(existing)
 	if write != nil {
-		cond, names, vals := unchanged(existing)
 		actions = append(actions, types.TransactWriteItem{Put: &types.Put{TableName: &s.Name, Item: write,
 			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
+	} else {
+		// The new key's item is kept: it must still be there, as read,
+		// or the moved one would go for nothing.
+		actions = append(actions, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.Name,
+			Key: itemKey(str(existing["pk"]), str(existing["sk"])), ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
 	}
 	if movedWins {
 		rest, err := s.followers(ctx, it, from, to)

@@ -200,7 +200,12 @@ func MergeKin(moved, existing profile.Kin) profile.Kin {
 		out.Items = append(out.Items, n)
 	}
 	if out.Closest == "" && len(out.Items) > 0 {
-		out.Closest = older.Closest
+		// The newer list was empty: the older list's closest, unless it
+		// was dropped as a duplicate (then the first one kept).
+		out.Closest = out.Items[0].ID
+		if slices.ContainsFunc(out.Items, func(n profile.NextOfKin) bool { return n.ID == older.Closest }) {
+			out.Closest = older.Closest
+		}
 	}
 	return out
 }

@@ -148,6 +148,12 @@ func TestMergeKin(t *testing.T) {
 			want:     profile.Kin{Items: []profile.NextOfKin{anna, bo}, Closest: "a", Version: 2, UpdatedAt: t0.Add(time.Minute)},
 		},
 		{
+			name:     "the new id's list is empty, and the older closest is a duplicate",
+			moved:    profile.Kin{Items: []profile.NextOfKin{annaAgain, anna, bo}, Closest: "a", Version: 1, UpdatedAt: t0},
+			existing: profile.Kin{Version: 2, UpdatedAt: t0.Add(time.Minute)},
+			want:     profile.Kin{Items: []profile.NextOfKin{annaAgain, bo}, Closest: "a2", Version: 3, UpdatedAt: t0.Add(time.Minute)},
+		},
+		{
 			name:     "the new id has none",
 			moved:    profile.Kin{Items: []profile.NextOfKin{anna}, Closest: "a", Version: 2, UpdatedAt: t0},
 			existing: profile.Kin{Version: 3, UpdatedAt: t0.Add(time.Minute)},

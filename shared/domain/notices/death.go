@@ -135,6 +135,12 @@ func decideDeath(key personkey.Key, n Notice, r DeathRead, received, now time.Ti
 		w.Outcome = OutcomeDeathAnnulledEarlier
 	case r.JobExists || r.Marker.NoticeID == n.ID:
 		w.Outcome = OutcomeDeathAlreadyRecorded
+		// While this death stands, powers of attorney a crash left (more
+		// than one write's worth) still go; after an annulment the person
+		// is alive and keeps theirs.
+		if r.Marker.NoticeID == n.ID && r.Marker.Live {
+			w.DeleteGrants, w.Outcome = true, OutcomeDeathRecorded // this notice's death: finish it
+		}
 	default:
 		if next, ev, ok := consent.WithdrawnOnDeath(r.Consent, received, newID()); ok {
 			w.Withdraw = &ConsentWithdrawal{Next: next, Event: ev}

@@ -68,6 +68,8 @@ func TestDeathNotice(t *testing.T) {
 			want{notices.OutcomeDeathAnnulledEarlier, true, false, false, false}},
 		{"recorded before (job exists)", notices.DeathRead{JobExists: true, Consent: active, Marker: notices.DeathMarker{NoticeID: "n1"}},
 			want{notices.OutcomeDeathAlreadyRecorded, true, false, false, false}},
+		{"recorded before, this death stands: grants a crash left go", notices.DeathRead{JobExists: true, Consent: withdrawn, Marker: notices.DeathMarker{NoticeID: "n1", Live: true}},
+			want{notices.OutcomeDeathRecorded, true, false, true, false}},
 		{"this death's marker, annulled since", notices.DeathRead{Consent: active, Marker: notices.DeathMarker{NoticeID: "n1"}},
 			want{notices.OutcomeDeathAlreadyRecorded, true, false, false, false}},
 		{"another death registered", notices.DeathRead{Consent: withdrawn, Marker: notices.DeathMarker{NoticeID: "n0", Live: true}},

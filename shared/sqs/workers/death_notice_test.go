@@ -123,8 +123,10 @@ type crashClient struct {
 	next   aws.HTTPClient
 	failAt int
 	after  bool
-	// beforeWrite, if set, runs once, before the first DynamoDB write.
+	// beforeWrite, if set, runs once, before the first DynamoDB write (or
+	// the hookAt-th, if set).
 	beforeWrite func()
+	hookAt      int
 
 	mu     sync.Mutex
 	writes int
@@ -143,7 +145,7 @@ func (c *crashClient) Do(r *http.Request) (*http.Response, error) {
 	c.ops = append(c.ops, op)
 	fail := false
 	if slices.Contains(dynamoWrites, op) {
-		if c.writes == 0 && c.beforeWrite != nil {
+		if c.writes == max(c.hookAt, 1)-1 && c.beforeWrite != nil {
 			c.beforeWrite()
 		}
 		c.writes++
@@ -320,5 +322,40 @@ func TestDeathNoticeHonoursAnAnnulmentThatArrivesMeanwhile(t *testing.T) {
 				t.Errorf("death recorded despite the annulment: %v", sks)
 			}
 		})
+	}
+}
+
+// TestDeathNoticeAnnulledBetweenItsWrites: a person with more powers of
+// attorney than one transaction takes. The death goes first (consent,
+// marker, job, the grants that fit); an annulment that comes before the
+// rest finds a recorded death and annuls it, and the grants not yet
+// deleted stay with the living person. Never the state no order of the two
+// notices gives: grants deleted beside an active consent and no death.
+func TestDeathNoticeAnnulledBetweenItsWrites(t *testing.T) {
+	w := newWorld(t)
+	w.seedOla()
+	w.seedGrants(60)
+	poas := func() int {
+		return testenv.CountPrefix(w.sortKeys(w.pk(ola)), "POA#") + testenv.CountPrefix(w.sortKeys(w.pk(kari)), "POA#")
+	}
+	before := poas()
+	c := newCrashClient(0, false)
+	c.hookAt = 2
+	c.beforeWrite = func() {
+		if _, err := w.stores().Deaths.AnnulDeath(context.Background(), w.key(ola), deathNoticeID, "frg-2026-000178", w.clock.Now()); err != nil {
+			t.Error(err)
+		}
+	}
+	if !w.deliverDeath(w.noticeWorkerVia(c)) {
+		t.Fatalf("death notice failed:\n%s", w.logs.String())
+	}
+	if m := w.item(w.pk(ola), "DECEASED"); m["status"] != "annulled" {
+		t.Errorf("marker: %v, want the recorded death annulled", m)
+	}
+	if _, body := w.api(ola, "get", ""); body["status"] != "withdrawn" {
+		t.Errorf("consent: %v, want withdrawn by the death (an annulment does not give it back)", body)
+	}
+	if got := poas(); got == 0 || got >= before {
+		t.Errorf("power of attorney items: %d of %d left, want those of the first write gone and the rest kept", got, before)
 	}
 }
