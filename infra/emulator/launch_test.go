@@ -79,6 +79,7 @@ func TestUnpatchableMotoFallsBackToPlainMoto(t *testing.T) {
 	bin := filepath.Join(dir, "moto_server")
 	writeScript(t, bin, "#!/bin/sh\nexec "+real+" \"$@\"\n")
 	t.Setenv("MOTO_SERVER", bin)
+	t.Setenv("MOTO_PLAIN", "") // this test is about the launcher
 	log := &syncBuffer{}
 	s, err := Start(context.Background(), 0, log)
 	if err != nil {
