@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"privacycore/shared/domain/poa"
 	"privacycore/shared/domain/personkey"
+	"privacycore/shared/domain/poa"
 	"privacycore/shared/dynamo"
 )
 
