@@ -197,6 +197,17 @@ def is_string(v):
     return isinstance(v, DynamoType) and v.type == "S"
 
 
+def block_is_small(block):
+    """Whether no item after block can end moto's page by size (its loop
+    checks the size of every item it meets, matching or not)."""
+    size = 0
+    for it in block:
+        size += it.size()
+        if size + MAX_ITEM_SIZE > table_module.RESULT_SIZE_LIMIT:
+            return False
+    return True
+
+
 def query_candidates(table, a):
     """The items, in ascending sort-key order, that Table.query's loop can
     look at for the call with arguments a, or None to run it unchanged."""
@@ -227,11 +238,9 @@ def query_candidates(table, a):
     partition = table.items.get(a["hash_key"])
     if not partition:
         return []
-    items = sorted(partition.values(), key=lambda it: it.range_key.value)
-    keys = [it.range_key.value for it in items]
-    lo, hi = 0, len(items)
     forward = a["scan_index_forward"] is not False
     esk = a["exclusive_start_key"]
+    start = None
     if esk is not None:
         start_hash = esk.get(table.hash_key_attr)
         start_range = esk.get(table.range_key_attr)
@@ -243,11 +252,29 @@ def query_candidates(table, a):
             or start_hash["S"] != a["hash_key"].value
         ):
             return None
+        start = start_range["S"]
+    if prefix is not None:
+        # Usually the begins_with block is small and the whole answer:
+        # find it without sorting the partition (the same test as below).
+        block = [
+            it
+            for it in partition.values()
+            if it.range_key.value.startswith(prefix)
+            and (start is None or (it.range_key.value > start if forward else it.range_key.value < start))
+        ]
+        if limit is None or len(block) < limit:
+            block.sort(key=lambda it: it.range_key.value)
+            if block_is_small(block):
+                return block
+    items = sorted(partition.values(), key=lambda it: it.range_key.value)
+    keys = [it.range_key.value for it in items]
+    lo, hi = 0, len(items)
+    if start is not None:
         # moto skips the items at or before the start key in scan order.
         if forward:
-            lo = bisect.bisect_right(keys, start_range["S"], lo, hi)
+            lo = bisect.bisect_right(keys, start, lo, hi)
         else:
-            hi = bisect.bisect_left(keys, start_range["S"], lo, hi)
+            hi = bisect.bisect_left(keys, start, lo, hi)
     if prefix is not None:
         # Items before the block never match and, with nothing in the
         # results yet, never end the page: drop them.
@@ -262,12 +289,9 @@ def query_candidates(table, a):
         if limit is None or last - first < limit:
             # The page can only end after the block by size: keep the rest
             # unless the block is small enough that no item can do that.
-            size = 0
-            for it in items[first:last]:
-                size += it.size()
-                if size + MAX_ITEM_SIZE > table_module.RESULT_SIZE_LIMIT:
-                    return items[lo:hi]
-            return items[first:last]
+            if block_is_small(items[first:last]):
+                return items[first:last]
+            return items[lo:hi]
     if limit is not None:
         # moto ends the page when it meets item Limit + 1.
         if forward:
