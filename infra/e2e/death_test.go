@@ -6,9 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"privacycore/shared/domain"
 	"privacycore/shared/domain/access"
 	"privacycore/shared/domain/poa"
+	"privacycore/shared/dynamo"
 )
 
 // TestDeathClosesEveryDoor: from the death notice on, the dead person acts
@@ -25,11 +30,20 @@ func TestDeathClosesEveryDoor(t *testing.T) {
 	}
 	w.death(kari)
 
-	// A grant that slipped in around the death (a race the notice could not
-	// see): written straight to the table, both sides.
+	// A grant beside the death (the store refuses to write one, so the
+	// marker is set aside for the write): the decisions must deny it too.
 	now := w.clock.Now()
-	if err := w.store.Grants.CreateGrant(context.Background(), poa.Grant{ID: domain.NewID(), Grantor: w.key(ola), Grantee: w.key(kari),
+	ctx, table := context.Background(), aws.String(w.local.Table("PrivacyTable"))
+	markerKey := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: dynamo.PersonPK(w.key(kari))}, "sk": &types.AttributeValueMemberS{Value: "DECEASED"}}
+	marker, err := w.local.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: markerKey, ReturnValues: types.ReturnValueAllOld})
+	if err != nil || len(marker.Attributes) == 0 {
+		t.Fatalf("no death marker: %v", err)
+	}
+	if err := w.store.Grants.CreateGrant(ctx, poa.Grant{ID: domain.NewID(), Grantor: w.key(ola), Grantee: w.key(kari),
 		Areas: access.Areas, ValidFrom: now.Add(-time.Hour), ValidTo: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.local.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: marker.Attributes}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

@@ -94,14 +94,32 @@ func (s GrantStore) CreateGrant(ctx context.Context, g poa.Grant) error {
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.Name, Item: gi, ConditionExpression: notExists}},
 		{Put: &types.Put{TableName: &s.Name, Item: ri, ConditionExpression: notExists}},
+		// Neither side registered dead: a death notice applied between the
+		// service's check and this write would not see this grant.
+		s.notDead(g.Grantor), s.notDead(g.Grantee),
 	}})
-	if cancelledConditions(err) != nil {
+	switch failed := cancelledConditions(err); {
+	case len(failed) > 2 && failed[2]:
+		return poa.ErrGrantorDeceased
+	case len(failed) > 3 && failed[3]:
+		return poa.ErrGranteeDeceased
+	case failed != nil:
 		return poa.ErrGrantExists
 	}
 	if err != nil {
 		return fmt.Errorf("create grant: %w", err)
 	}
 	return nil
+}
+
+// notDead checks that no death is registered (pending or purged) for key.
+func (s GrantStore) notDead(key personkey.Key) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &s.Name, Key: itemKey(PersonPK(key), skDeceased),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #s = :annulled"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":annulled": &types.AttributeValueMemberS{Value: deathAnnulled}},
+	}}
 }
 
 // Grants lists the grants a person has given and received.

@@ -24,7 +24,11 @@ const (
 // Errors the grant store returns; the representation service turns them
 // into the client's problem.
 var (
-	ErrGrantExists      = errors.New("poa: the grantor already gave the grantee a power of attorney")
+	ErrGrantExists = errors.New("poa: the grantor already gave the grantee a power of attorney")
+	// ErrGrantorDeceased, ErrGranteeDeceased: a death was registered for a
+	// side just before the grant was written.
+	ErrGrantorDeceased  = errors.New("poa: the grantor is registered dead")
+	ErrGranteeDeceased  = errors.New("poa: the grantee is registered dead")
 	ErrGrantNotFound    = errors.New("poa: no such power of attorney")
 	ErrConcurrentUpdate = errors.New("poa: the power of attorney changed meanwhile")
 )

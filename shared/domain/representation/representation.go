@@ -89,9 +89,12 @@ func (s *Service) Grant(ctx context.Context, r GrantRequest) (poa.Grant, error) 
 		ID: s.NewID(), Grantor: grantor, Grantee: granteeKey, Areas: poa.Normalize(r.Areas),
 		ValidFrom: from, ValidTo: req.ValidTo, CreatedAt: now, UpdatedAt: now, ConfirmedAt: now, Version: 1,
 	}
-	if err := s.Grants.CreateGrant(ctx, g); errors.Is(err, poa.ErrGrantExists) {
+	switch err := s.Grants.CreateGrant(ctx, g); {
+	case errors.Is(err, poa.ErrGrantExists):
 		return poa.Grant{}, domain.Errorf(domain.EConflict, "grant_exists", "You have already given this person a power of attorney; change it instead.")
-	} else if err != nil {
+	case errors.Is(err, poa.ErrGrantorDeceased), errors.Is(err, poa.ErrGranteeDeceased):
+		return poa.Grant{}, poa.CheckAlive(errors.Is(err, poa.ErrGrantorDeceased), errors.Is(err, poa.ErrGranteeDeceased))
+	case err != nil:
 		return poa.Grant{}, err
 	}
 	return g, nil
