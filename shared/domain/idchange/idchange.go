@@ -80,32 +80,7 @@ func Refused(err error) bool {
 // requires every change on the chain, and every change into the key in use
 // now, to have finished moving (ErrMoving).
 func Settled(ctx context.Context, h History, key personkey.Key) (personkey.Key, error) {
-	seen := map[personkey.Key]bool{}
-	for range MaxChain + 1 {
-		if seen[key] {
-			return "", ErrCycle
-		}
-		seen[key] = true
-		c, retired, err := h.ChangedTo(ctx, key)
-		if err != nil {
-			return "", fmt.Errorf("read id history: %w", err)
-		}
-		if !retired {
-			moving, err := h.MovingIn(ctx, key)
-			if err != nil {
-				return "", fmt.Errorf("read id history: %w", err)
-			}
-			if moving {
-				return "", ErrMoving
-			}
-			return key, nil
-		}
-		if !c.Moved {
-			return "", ErrMoving
-		}
-		key = c.To
-	}
-	return "", ErrChainTooLong
+	return walk(ctx, h, key, "", true)
 }
 
 // MaxChain bounds how many recorded changes Current follows. A person's id
@@ -116,6 +91,12 @@ const MaxChain = 16
 // stop is the old id of the change being applied: reaching it (or any key
 // twice) is a cycle.
 func Current(ctx context.Context, h History, key, stop personkey.Key) (personkey.Key, error) {
+	return walk(ctx, h, key, stop, false)
+}
+
+// walk follows the chain from key; settled also requires every change on
+// it, and every move into its end, to be finished.
+func walk(ctx context.Context, h History, key, stop personkey.Key, settled bool) (personkey.Key, error) {
 	seen := map[personkey.Key]bool{stop: true}
 	for range MaxChain + 1 {
 		if seen[key] {
@@ -127,7 +108,19 @@ func Current(ctx context.Context, h History, key, stop personkey.Key) (personkey
 			return "", fmt.Errorf("read id history: %w", err)
 		}
 		if !retired {
+			if settled {
+				moving, err := h.MovingIn(ctx, key)
+				if err != nil {
+					return "", fmt.Errorf("read id history: %w", err)
+				}
+				if moving {
+					return "", ErrMoving
+				}
+			}
 			return key, nil
+		}
+		if settled && !c.Moved {
+			return "", ErrMoving
 		}
 		key = c.To
 	}

@@ -155,16 +155,7 @@ func BenchmarkWithdraw100k(b *testing.B) {
 			b.Fatalf("give: %d %s", r.StatusCode, r.Body)
 		}
 		pk, other := dynamo.PersonPK(keys.Key(id)), dynamo.PersonPK(keys.Key(nin.ForTest(nin.Date{Year: 1980, Month: 3, Day: 3}, true)))
-		var grants []map[string]any
-		for j := range 3 {
-			g, r := fmt.Sprintf("g%d-%d", i, j), fmt.Sprintf("r%d-%d", i, j)
-			grants = append(grants,
-				map[string]any{"pk": pk, "sk": "POA#GIVEN#" + g, "grantId": g, "mirrorPk": other, "mirrorSk": "POA#RECEIVED#" + g},
-				map[string]any{"pk": other, "sk": "POA#RECEIVED#" + g, "grantId": g, "mirrorPk": pk, "mirrorSk": "POA#GIVEN#" + g},
-				map[string]any{"pk": pk, "sk": "POA#RECEIVED#" + r, "grantId": r, "mirrorPk": other, "mirrorSk": "POA#GIVEN#" + r},
-				map[string]any{"pk": other, "sk": "POA#GIVEN#" + r, "grantId": r, "mirrorPk": pk, "mirrorSk": "POA#RECEIVED#" + r})
-		}
-		testenv.BatchPut(b, local, grants)
+		seedGrantPairs(b, local, pk, other, i)
 		seedUsage(b, local, dynamo.PersonPK(keys.Key(id)), n)
 		floorTxn, floorQuery := emulatorFloor(b, local, i)
 		txnMS += float64(floorTxn.Milliseconds())
@@ -271,16 +262,7 @@ func BenchmarkDeathNoticeCalls(b *testing.B) {
 			b.Fatalf("give: %d %s", r.StatusCode, r.Body)
 		}
 		pk, other := dynamo.PersonPK(keys.Key(id)), dynamo.PersonPK(keys.Key(nin.ForTest(nin.Date{Year: 1980, Month: 3, Day: 3}, true)))
-		var grants []map[string]any
-		for j := range 3 {
-			g, r := fmt.Sprintf("g%d-%d", i, j), fmt.Sprintf("r%d-%d", i, j)
-			grants = append(grants,
-				map[string]any{"pk": pk, "sk": "POA#GIVEN#" + g, "grantId": g, "mirrorPk": other, "mirrorSk": "POA#RECEIVED#" + g},
-				map[string]any{"pk": other, "sk": "POA#RECEIVED#" + g, "grantId": g, "mirrorPk": pk, "mirrorSk": "POA#GIVEN#" + g},
-				map[string]any{"pk": pk, "sk": "POA#RECEIVED#" + r, "grantId": r, "mirrorPk": other, "mirrorSk": "POA#GIVEN#" + r},
-				map[string]any{"pk": other, "sk": "POA#GIVEN#" + r, "grantId": r, "mirrorPk": pk, "mirrorSk": "POA#RECEIVED#" + r})
-		}
-		testenv.BatchPut(b, local, grants)
+		seedGrantPairs(b, local, pk, other, i)
 		body := fmt.Sprintf(`{"version":1,"noticeId":"bench-death-%d","type":"death","eventTime":"2026-11-20T08:15:00Z","person":"%s"}`, i, id.Digits())
 		counter.n.Store(0)
 		b.StartTimer()
@@ -370,4 +352,19 @@ func emulatorFloor(b *testing.B, local *stack.Local, i int) (txn, query time.Dur
 		b.Fatal(err)
 	}
 	return txn, time.Since(start)
+}
+
+// seedGrantPairs gives the person at pk three powers of attorney to other
+// and three from other, each with its twin (run i names them).
+func seedGrantPairs(b *testing.B, local *stack.Local, pk, other string, i int) {
+	var grants []map[string]any
+	for j := range 3 {
+		g, r := fmt.Sprintf("g%d-%d", i, j), fmt.Sprintf("r%d-%d", i, j)
+		grants = append(grants,
+			map[string]any{"pk": pk, "sk": "POA#GIVEN#" + g, "grantId": g, "mirrorPk": other, "mirrorSk": "POA#RECEIVED#" + g},
+			map[string]any{"pk": other, "sk": "POA#RECEIVED#" + g, "grantId": g, "mirrorPk": pk, "mirrorSk": "POA#GIVEN#" + g},
+			map[string]any{"pk": pk, "sk": "POA#RECEIVED#" + r, "grantId": r, "mirrorPk": other, "mirrorSk": "POA#GIVEN#" + r},
+			map[string]any{"pk": other, "sk": "POA#GIVEN#" + r, "grantId": r, "mirrorPk": pk, "mirrorSk": "POA#RECEIVED#" + r})
+	}
+	testenv.BatchPut(b, local, grants)
 }
