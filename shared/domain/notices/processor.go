@@ -199,25 +199,18 @@ func (p *Processor) changeID(ctx context.Context, n Notice) (Outcome, bool, erro
 	var plan idchange.Plan
 	for attempt := 1; ; attempt++ {
 		var err error
-		plan, err = idchange.Decide(ctx, p.IDs, from, to)
-		if idchange.Refused(err) {
-			return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
+		if plan, err = idchange.Decide(ctx, p.IDs, from, to); err != nil {
+			return "", false, refused(err)
 		}
-		if err != nil || !plan.Record {
-			if err != nil {
-				return "", false, err
-			}
+		if !plan.Record {
 			break
 		}
 		err = p.IDs.Record(ctx, from, plan.Target, idchange.Change{To: to, At: n.EventTime, NoticeID: n.ID})
 		if errors.Is(err, idchange.ErrRetiredMeanwhile) && attempt < 3 {
 			continue // the target was changed at the same time: decide again
 		}
-		if errors.Is(err, idchange.ErrConflict) {
-			return "", false, fmt.Errorf("%w: %w", ErrRefused, err)
-		}
 		if err != nil {
-			return "", false, fmt.Errorf("record id change: %w", err)
+			return "", false, refused(fmt.Errorf("record id change: %w", err))
 		}
 		break
 	}
@@ -258,7 +251,7 @@ func (p *Processor) followChain(ctx context.Context, key personkey.Key, until ti
 		}
 		next, err := idchange.Current(ctx, p.IDs, c.To, key)
 		if err != nil {
-			return false, fmt.Errorf("%w: %w", ErrRefused, err)
+			return false, refused(err)
 		}
 		r, err := p.Mover.MovePerson(ctx, key, next, until)
 		if err != nil || !r.Done {
@@ -266,7 +259,7 @@ func (p *Processor) followChain(ctx context.Context, key personkey.Key, until ti
 		}
 		key = c.To
 	}
-	return false, fmt.Errorf("%w: %w", ErrRefused, idchange.ErrChainTooLong)
+	return false, refused(idchange.ErrChainTooLong)
 }
 
 // current is the key in use now for a person whom a notice names by an id
@@ -279,10 +272,18 @@ func (p *Processor) current(ctx context.Context, key personkey.Key) (personkey.K
 		return key, nil
 	}
 	cur, err := idchange.Settled(ctx, p.IDs, key)
+	return cur, refused(err)
+}
+
+// refused marks err as a refusal (ErrRefused: permanent, so the notice ends
+// in the dead-letter queue) when the id history says the notice must never
+// be applied (a cycle, a contradiction, a chain too long). Any other error
+// passes unchanged: a throttled read must be retried, not refused.
+func refused(err error) error {
 	if idchange.Refused(err) {
-		return "", fmt.Errorf("%w: %w", ErrRefused, err)
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	return cur, err
+	return err
 }
 
 // moveUntil bounds one invocation's share of a move: MoveSlice, and never
