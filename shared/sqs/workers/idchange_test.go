@@ -6,25 +6,19 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"privacycore/infra/testenv"
-	"privacycore/shared/domain"
 	"privacycore/shared/domain/idchange"
 	"privacycore/shared/domain/nin"
-	"privacycore/shared/domain/notices"
 	"privacycore/shared/domain/personkey"
 	"privacycore/shared/domain/profile"
 	"privacycore/shared/dynamo"
-	"privacycore/shared/platform/obs"
-	"privacycore/shared/sqs/queue"
 )
 
 // changeID delivers a person_id_changed notice prev → cur, as the register
@@ -139,7 +133,7 @@ func TestIDChangesInAnyOrder(t *testing.T) {
 					t.Errorf("lost %s", want)
 				}
 			}
-			if n := countPrefix(sks, "CONSENTLOG#"); n != 2 {
+			if n := testenv.CountPrefix(sks, "CONSENTLOG#"); n != 2 {
 				t.Errorf("consent history has %d entries, want both ids' 2", n)
 			}
 			if s, body := w.api(c, "get", ""); s != 200 || body["level"] != "full" {
@@ -328,16 +322,6 @@ func TestNoticesAboutARetiredIDFollowTheChain(t *testing.T) {
 	}
 }
 
-func countPrefix(sks []string, prefix string) int {
-	n := 0
-	for _, s := range sks {
-		if strings.HasPrefix(s, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 // A death that arrives while an id change is still moving the person's data
 // waits (requeued with a delay, never counted towards the dead-letter
 // queue) and applies, once the move is done, to everything under the new
@@ -391,8 +375,8 @@ func TestDeathWaitsForAnUnfinishedIDChange(t *testing.T) {
 	if m := w.item(bpk, "DECEASED"); m["status"] != "pending" {
 		t.Errorf("death marker under B: %v", m)
 	}
-	if g := append(w.sortKeys(k), countPrefixKeys(w.sortKeys(bpk), "POA#")...); len(g) != 0 {
-		t.Errorf("powers of attorney survived the death: %v", g)
+	if kariSide, bSide := w.sortKeys(k), w.sortKeys(bpk); len(kariSide)+testenv.CountPrefix(bSide, "POA#") != 0 {
+		t.Errorf("powers of attorney survived the death: Kari %v, B %v", kariSide, bSide)
 	}
 	if left := w.sortKeys(apk); len(left) != 0 {
 		t.Errorf("left under A: %v", left)
@@ -403,49 +387,24 @@ func TestDeathWaitsForAnUnfinishedIDChange(t *testing.T) {
 // condition on the id history fails, the notice reads again, finds the key
 // retired and waits; nothing is written under the retired key.
 func TestDeathWriteRacingAnIDChangeWritesNothing(t *testing.T) {
-	a, b := dnum, fnr
 	w := newWorld(t)
-	w.api(a, "give", `{"level":"full"}`)
-	db := &beforeTransact{DB: w.local.DynamoDB, hook: func() {
-		if err := w.stores().IDs.Record(context.Background(), w.key(a), w.key(b), idchange.Change{To: w.key(b), NoticeID: "frg-race-1"}); err != nil {
+	w.api(ola, "give", `{"level":"full"}`)
+	c := newCrashClient(0, false)
+	c.beforeWrite = func() {
+		if err := w.stores().IDs.Record(context.Background(), w.key(ola), w.key(fnr), idchange.Change{To: w.key(fnr), NoticeID: "frg-race-1"}); err != nil {
 			t.Error(err)
 		}
-	}}
-	s := dynamo.NewStores(db, w.local.Table("PrivacyTable"), w.clock.Now)
-	p := &notices.Processor{Keys: w.keys, Ledger: s.Ledger, Deaths: s.Deaths, DeathNotices: s.DeathNotices, Relations: s.Relations,
-		Mover: s.Mover, IDs: s.IDs, Requeue: queue.Single{SQS: w.local.SQS, QueueURL: w.local.QueueURLs["NoticesQueue"]},
-		Now: w.clock.Now, NewID: domain.NewID, Log: obs.NewLogger(w.logs, nil)}
-	body, _ := json.Marshal(map[string]any{"version": 1, "noticeId": "frg-race-death", "type": "death", "eventTime": w.clock.Now().Format(time.RFC3339), "person": a})
-	o, err := p.Apply(context.Background(), body, w.clock.Now())
-	if err != nil || o != notices.OutcomeWaitingForIDChange {
-		t.Fatalf("outcome %q, %v; want it to wait", o, err)
 	}
-	if m := w.item(w.pk(a), "CONSENT"); m["status"] != "active" {
+	if !w.deliverDeath(w.noticeWorkerVia(c)) {
+		t.Fatalf("death notice failed:\n%s", w.logs.String())
+	}
+	if !strings.Contains(w.logs.String(), "notice waits for an id change") {
+		t.Errorf("the death did not wait:\n%s", w.logs.String())
+	}
+	if m := w.item(w.pk(ola), "CONSENT"); m["status"] != "active" {
 		t.Errorf("consent under the retired key changed: %v", m)
 	}
-	if m := w.item(w.pk(a), "DECEASED"); len(m) != 0 {
+	if m := w.item(w.pk(ola), "DECEASED"); len(m) != 0 {
 		t.Errorf("a death marker under the retired key: %v", m)
 	}
-}
-
-// beforeTransact runs hook once, before the first TransactWriteItems.
-type beforeTransact struct {
-	dynamo.DB
-	once sync.Once
-	hook func()
-}
-
-func (b *beforeTransact) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	b.once.Do(b.hook)
-	return b.DB.TransactWriteItems(ctx, in, o...)
-}
-
-func countPrefixKeys(sks []string, prefix string) []string {
-	var out []string
-	for _, s := range sks {
-		if strings.HasPrefix(s, prefix) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
