@@ -86,30 +86,39 @@ func (s DeathNoticeStore) WriteDeath(ctx context.Context, w notices.DeathWrite) 
 		return s.write(ctx, append(items, deletes(s.Name, grants)...))
 	}
 	if w.Death == nil && w.Read.Marker.NoticeID != w.NoticeID {
-		guard := s.notYetApplied(w, false)
-		for total(grants) > MaxTransactItems-len(items) {
-			n := fit(grants, MaxTransactItems-len(guard))
-			if err := s.transact(ctx, append(deletes(s.Name, grants[:n]), guard...)); err != nil {
-				return fmt.Errorf("delete powers of attorney: %w", err)
-			}
-			grants = grants[n:]
+		rest, err := s.deleteShares(ctx, grants, s.notYetApplied(w, false), MaxTransactItems-len(items))
+		if err != nil {
+			return err
 		}
-		return s.write(ctx, append(items, deletes(s.Name, grants)...))
+		return s.write(ctx, append(items, deletes(s.Name, rest)...))
 	}
-	ledger := items[0] // notYetApplied(w, true) comes first
-	first := append(s.notYetApplied(w, false), items[len(s.notYetApplied(w, true)):]...)
+	// items[0] is the ledger entry's Put; until the last write, its check.
+	check := s.notYetApplied(w, false)[0]
+	first := append([]types.TransactWriteItem{check}, items[1:]...)
 	n := fit(grants, MaxTransactItems-len(first))
 	if err := s.transact(ctx, append(first, deletes(s.Name, grants[:n])...)); err != nil {
 		return fmt.Errorf("write death notice: %w", err)
 	}
-	guard := []types.TransactWriteItem{s.notYetApplied(w, false)[0], s.thisDeath(w)}
-	for grants = grants[n:]; total(grants) > MaxTransactItems-len(guard); grants = grants[n:] {
-		n = fit(grants, MaxTransactItems-len(guard))
-		if err := s.transact(ctx, append(deletes(s.Name, grants[:n]), guard...)); err != nil {
-			return fmt.Errorf("delete powers of attorney: %w", err)
-		}
+	last := []types.TransactWriteItem{items[0], s.thisDeath(w)}
+	rest, err := s.deleteShares(ctx, grants[n:], []types.TransactWriteItem{check, last[1]}, MaxTransactItems-len(last))
+	if err != nil {
+		return err
 	}
-	return s.write(ctx, append([]types.TransactWriteItem{ledger, s.thisDeath(w)}, deletes(s.Name, grants)...))
+	return s.write(ctx, append(last, deletes(s.Name, rest)...))
+}
+
+// deleteShares deletes grants, each with its twin, in transactions of their
+// own guarded by guard, until what is left fits into room actions, and
+// returns what is left.
+func (s DeathNoticeStore) deleteShares(ctx context.Context, grants [][]map[string]types.AttributeValue, guard []types.TransactWriteItem, room int) ([][]map[string]types.AttributeValue, error) {
+	for total(grants) > room {
+		n := fit(grants, MaxTransactItems-len(guard))
+		if err := s.transact(ctx, append(deletes(s.Name, grants[:n]), guard...)); err != nil {
+			return nil, fmt.Errorf("delete powers of attorney: %w", err)
+		}
+		grants = grants[n:]
+	}
+	return grants, nil
 }
 
 func (s DeathNoticeStore) write(ctx context.Context, items []types.TransactWriteItem) error {
