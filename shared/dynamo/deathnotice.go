@@ -45,7 +45,7 @@ func (s DeathNoticeStore) ReadDeath(ctx context.Context, key personkey.Key, noti
 		case ipk == jobKey:
 			r.JobExists = true
 		case sk == skIDChange:
-			r.ChangedTo = personkey.Key(str(it["to"]))
+			r.Retired = true
 		case sk == skIDChangeIn:
 			r.MovingIn = movingIn(it)
 		}

@@ -37,9 +37,9 @@ type DeathRead struct {
 	Consent   consent.State // StatusNone if the person never consented
 	Marker    DeathMarker
 	JobExists bool // the notice's deletion job exists: the death was recorded before
-	// ChangedTo is set when the key is retired: the person's id was changed
-	// (to this key) before the notice arrived.
-	ChangedTo personkey.Key
+	// Retired: the person's id was changed before the notice arrived (the
+	// id history says to what).
+	Retired bool
 	// MovingIn: an id change is still moving data into the key.
 	MovingIn bool
 }
@@ -97,7 +97,7 @@ func (p *Processor) death(ctx context.Context, n Notice, received time.Time) (Ou
 		if err != nil {
 			return "", fmt.Errorf("read death notice state: %w", err)
 		}
-		if r.ChangedTo != "" || r.MovingIn {
+		if r.Retired || r.MovingIn {
 			// Sent before the person's id changed, arrived after: the death
 			// is the person's under the id in use now, once the move is done.
 			if key, err = p.current(ctx, key); err != nil {
