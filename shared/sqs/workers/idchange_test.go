@@ -36,15 +36,8 @@ func (w *world) notice(fields map[string]any) events.SQSEventResponse {
 	testenv.LoadEvent(w.t, "notices/person-id-changed.json", &ev)
 	fields["version"], fields["eventTime"] = 1, w.clock.Now().Format(time.RFC3339)
 	body, _ := json.Marshal(fields)
-	w.msgSeq++
 	ev.Records[0].Body = string(body)
-	ev.Records[0].MessageId = fmt.Sprintf("notice-%d", w.msgSeq)
-	ev.Records[0].Attributes["SentTimestamp"] = fmt.Sprint(w.clock.Now().UnixMilli())
-	resp, err := w.notices(context.Background(), ev)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return resp
+	return w.deliverEvent(ev)
 }
 
 func (w *world) changeIDOK(noticeID, prev, cur string) {

@@ -118,6 +118,13 @@ func (w *world) deliver(fixture string) events.SQSEventResponse {
 	w.t.Helper()
 	var ev events.SQSEvent
 	testenv.LoadEvent(w.t, "notices/"+fixture+".json", &ev)
+	return w.deliverEvent(ev)
+}
+
+// deliverEvent hands ev's records to the worker, each with a message id of
+// its own and stamped with the current test time.
+func (w *world) deliverEvent(ev events.SQSEvent) events.SQSEventResponse {
+	w.t.Helper()
 	for i := range ev.Records {
 		w.msgSeq++
 		ev.Records[i].MessageId = fmt.Sprintf("%s-%d", ev.Records[i].MessageId, w.msgSeq)
