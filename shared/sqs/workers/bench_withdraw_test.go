@@ -127,10 +127,7 @@ func seedUsage(tb testing.TB, local *stack.Local, pk string, n int) {
 // reports how long DELETE /v1/consent takes to answer, how long until the
 // receipt reads done, and the process's peak heap while erasing.
 func BenchmarkWithdraw100k(b *testing.B) {
-	n := 100_000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_ITEMS")); err == nil && v > 0 {
-		n = v // a quicker look at the same path; the headline is 100,000
-	}
+	n := benchItems()
 	local := testenv.New(b)
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	trace := &ddbCounter{}
@@ -287,10 +284,7 @@ func BenchmarkDeathNoticeCalls(b *testing.B) {
 // template's timeout) and counts the messages that fail maxReceiveCount
 // times, that is, that would reach the dead-letter queue.
 func BenchmarkMove100k(b *testing.B) {
-	n := 100_000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_ITEMS")); err == nil && v > 0 {
-		n = v // a quicker look at the same path; the headline is 100,000
-	}
+	n := benchItems()
 	local := testenv.New(b)
 	keys, _ := personkey.New([]byte(personkey.DevSecret))
 	h, err := wire.NoticeWorker(envFor(b, local, "NoticeWorkerFunction", nil, nil))
@@ -367,4 +361,13 @@ func seedGrantPairs(b *testing.B, local *stack.Local, pk, other string, i int) {
 			map[string]any{"pk": other, "sk": "POA#GIVEN#" + r, "grantId": r, "mirrorPk": pk, "mirrorSk": "POA#RECEIVED#" + r})
 	}
 	testenv.BatchPut(b, local, grants)
+}
+
+// benchItems is the size of the 100k runs: 100,000, or BENCH_ITEMS for a
+// quicker look at the same path (the headline figures are at 100,000).
+func benchItems() int {
+	if v, err := strconv.Atoi(os.Getenv("BENCH_ITEMS")); err == nil && v > 0 {
+		return v
+	}
+	return 100_000
 }
