@@ -56,7 +56,9 @@ func mergeItems(moved, existing map[string]types.AttributeValue) (write map[stri
 		if wins {
 			out = maps.Clone(moved)
 		}
-		out["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(max(num(moved["version"]), num(existing["version"]))+1, 10)}
+		vm, _ := numberAttr(moved, "version") // absent: 0
+		ve, _ := numberAttr(existing, "version")
+		out["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(max(vm, ve)+1, 10)}
 		return out, wins, nil
 	case sk == skDeceased:
 		// A registered death is never lost to an annulled one; of two
@@ -111,13 +113,4 @@ func anyTime(s string) time.Time {
 	}
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
-}
-
-func num(v types.AttributeValue) int64 {
-	n, ok := v.(*types.AttributeValueMemberN)
-	if !ok {
-		return 0
-	}
-	i, _ := strconv.ParseInt(n.Value, 10, 64)
-	return i
 }

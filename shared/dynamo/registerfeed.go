@@ -47,11 +47,11 @@ func (s FeedStore) Cursor(ctx context.Context) (registerfeed.Cursor, bool, error
 	}
 	var c registerfeed.Cursor
 	if c.Seq, err = numberAttr(out.Item, "seq"); err != nil {
-		return c, false, err
+		return c, false, fmt.Errorf("feed cursor: %w", err)
 	}
 	if _, ok := out.Item["heldSeq"]; ok {
 		if c.HeldSeq, err = numberAttr(out.Item, "heldSeq"); err != nil {
-			return c, false, err
+			return c, false, fmt.Errorf("feed cursor: %w", err)
 		}
 		c.HeldSince, _ = time.Parse(time.RFC3339Nano, str(out.Item["heldSince"]))
 	}
@@ -162,14 +162,15 @@ func (s FeedStore) batchGet(ctx context.Context, keys []map[string]types.Attribu
 	}
 }
 
+// numberAttr reads the integer attribute name of it.
 func numberAttr(it map[string]types.AttributeValue, name string) (int64, error) {
 	n, ok := it[name].(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, fmt.Errorf("feed cursor: %s is not a number", name)
+		return 0, fmt.Errorf("%s is not a number", name)
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("feed cursor: %s: %w", name, err)
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	return v, nil
 }
