@@ -78,13 +78,19 @@ func (w *world) seedGrants(n int) {
 }
 
 // deathEndState renders what a death notice leaves in Ola's and Kari's
-// partitions, the ledger and the deletion job, leaving out what differs
-// between two runs of the same notice: history event ids and the times a
-// write took from the clock.
+// partitions, the ledger and the deletion job (see endState).
 func (w *world) deathEndState() string {
 	w.t.Helper()
+	return w.endState(w.pk(ola), w.pk(kari), "NOTICE#"+deathNoticeID, "JOB#"+dynamo.DeathJobID(personKeyOf(w.pk(ola)), deathNoticeID))
+}
+
+// endState renders the items of the partitions pks, leaving out what differs
+// between two runs of the same notices (history event ids, and the times a
+// write took from the clock), sorted.
+func (w *world) endState(pks ...string) string {
+	w.t.Helper()
 	var lines []string
-	for _, pk := range []string{w.pk(ola), w.pk(kari), "NOTICE#" + deathNoticeID, "JOB#" + dynamo.DeathJobID(personKeyOf(w.pk(ola)), deathNoticeID)} {
+	for _, pk := range pks {
 		out, err := w.local.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{
 			TableName: aws.String(w.local.Table("PrivacyTable")), KeyConditionExpression: aws.String("pk = :pk"), ConsistentRead: aws.Bool(true),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},

@@ -186,13 +186,15 @@ func TestIDChangeCycleIsRefused(t *testing.T) {
 	}
 }
 
-// A new id that already holds data: each kind of record merges by its rule,
-// and nothing goes without one. The same power of attorney given under
-// both ids keeps the newer grant, and Kari, its other side, ends with one
-// grant from the person, not two, and none naming the retired id.
-func TestIDChangeOntoAnIDWithData(t *testing.T) {
+// seedOntoData gives the D-number (A) and the fødselsnummer (B) data of the
+// same kinds: consent (B's newer), next of kin, A's channel and B's
+// employer, the same power of attorney to Kari (A's newer), settings (A's
+// newer, with a pending summary care record purge), and death markers (A's
+// registered, B's annulled).
+func (w *world) seedOntoData() {
+	w.t.Helper()
+	t := w.t
 	a, b := dnum, fnr
-	w := newWorld(t)
 	ctx := context.Background()
 	st := w.stores()
 	w.api(a, "give", `{"level":"full"}`)
@@ -227,6 +229,20 @@ func TestIDChangeOntoAnIDWithData(t *testing.T) {
 		map[string]any{"pk": "JOB#j-death-a", "sk": "JOB", "jobId": "j-death-a", "personKey": strings.TrimPrefix(apk, "P#"), "status": "pending"},
 		map[string]any{"pk": bpk, "sk": "DECEASED", "status": "annulled", "noticeId": "d-b"},
 	)
+}
+
+// A new id that already holds data: each kind of record merges by its rule,
+// and nothing goes without one. The same power of attorney given under
+// both ids keeps the newer grant, and Kari, its other side, ends with one
+// grant from the person, not two, and none naming the retired id.
+func TestIDChangeOntoAnIDWithData(t *testing.T) {
+	a, b := dnum, fnr
+	w := newWorld(t)
+	ctx := context.Background()
+	st := w.stores()
+	w.seedOntoData()
+	apk, bpk, k := w.pk(a), w.pk(b), w.pk(kari)
+	kk := strings.TrimPrefix(k, "P#")
 	consentB := w.item(bpk, "CONSENT")
 	nA, nB := len(w.sortKeys(apk)), len(w.sortKeys(bpk))
 
@@ -399,5 +415,50 @@ func TestDeathWriteRacingAnIDChangeWritesNothing(t *testing.T) {
 	}
 	if m := w.item(w.pk(ola), "DECEASED"); len(m) != 0 {
 		t.Errorf("a death marker under the retired key: %v", m)
+	}
+}
+
+// The process dies at every DynamoDB write of an id change onto a new id
+// that holds data (before the write reaches the table, and after it was
+// applied), and the same notice comes again: the end state is the one of
+// an undisturbed run. Every merge is one transaction, and what is left
+// under the old key is what the redelivery moves.
+func TestIDChangeCrashAtEachWriteThenRedelivery(t *testing.T) {
+	notice := func(w *world) events.SQSEvent {
+		var ev events.SQSEvent
+		testenv.LoadEvent(t, "notices/person-id-changed.json", &ev) // dnum → fnr
+		return ev
+	}
+	state := func(w *world) string {
+		return w.endState(w.pk(dnum), w.pk(fnr), w.pk(kari), "JOB#j-scr-a", "JOB#j-death-a", "NOTICE#frg-2026-000301",
+			"IDCHANGE#"+string(w.key(dnum)), "IDCHANGE#"+string(w.key(fnr)))
+	}
+	ref := newWorld(t)
+	ref.seedOntoData()
+	c := newCrashClient(0, false)
+	if resp, err := ref.noticeWorkerVia(c)(context.Background(), notice(ref)); err != nil || len(resp.BatchItemFailures) > 0 {
+		t.Fatalf("id change failed: %v %v\n%s", err, resp.BatchItemFailures, ref.logs.String())
+	}
+	writes := c.count("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+	want := state(ref)
+	if writes < 8 || !strings.Contains(want, `"moved":true`) {
+		t.Fatalf("%d writes; end state:\n%s", writes, want)
+	}
+	for failAt := 1; failAt <= writes; failAt++ {
+		for _, after := range []bool{false, true} {
+			t.Run(fmt.Sprintf("write %d fails, applied %v", failAt, after), func(t *testing.T) {
+				w := newWorld(t)
+				w.seedOntoData()
+				if resp, err := w.noticeWorkerVia(newCrashClient(failAt, after))(context.Background(), notice(w)); err != nil || len(resp.BatchItemFailures) == 0 {
+					t.Fatalf("the crashing worker reported success: %v", err)
+				}
+				if resp := w.deliverEvent(notice(w)); len(resp.BatchItemFailures) > 0 {
+					t.Fatalf("redelivery failed: %v\n%s", resp.BatchItemFailures, w.logs.String())
+				}
+				if got := state(w); got != want {
+					t.Errorf("end state after a crash at write %d and a redelivery:\n%s\nwant:\n%s", failAt, got, want)
+				}
+			})
+		}
 	}
 }
